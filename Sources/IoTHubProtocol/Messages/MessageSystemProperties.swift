@@ -1,0 +1,65 @@
+/// The system properties of an IoT Hub message: set by the sender (message id, content type, …) or stamped by the
+/// hub (connection device id, enqueued time, …).
+public struct MessageSystemProperties: Sendable, Hashable {
+    /// `$.mid` / `message-id`.
+    public var messageId: String?
+    /// `$.cid` / `correlation-id`.
+    public var correlationId: String?
+    /// `$.uid` / `user-id`.
+    public var userId: String?
+    /// `$.ct` / `content-type`, e.g. `application/json`.
+    public var contentType: String?
+    /// `$.ce` / `content-encoding`, e.g. `utf-8`.
+    public var contentEncoding: String?
+    /// `$.exp`: absolute expiry, ISO 8601.
+    public var expiryTimeUTC: String?
+    /// `$.ctime`: creation time, ISO 8601.
+    public var creationTimeUTC: String?
+    /// `$.ifid`: the IoT Plug and Play interface id.
+    public var interfaceId: String?
+    /// `$.on`: a module output name.
+    public var outputName: String?
+    /// `$.to`: the destination path (C2D: `/devices/d/messages/deviceBound`).
+    public var to: String?
+    /// `iothub-ack` on C2D messages: `none`, `positive`, `negative` or `full`.
+    public var ack: String?
+
+    /// `iothub-connection-device-id`, stamped by the hub.
+    public var connectionDeviceId: String?
+    /// `iothub-connection-module-id`, stamped by the hub.
+    public var connectionModuleId: String?
+    /// `iothub-connection-auth-method`, stamped by the hub (a JSON object as text).
+    public var connectionAuthMethod: String?
+    /// `iothub-connection-auth-generation-id`, stamped by the hub.
+    public var connectionAuthGenerationId: String?
+    /// `iothub-enqueuedtime`, stamped by the hub (ISO 8601).
+    public var enqueuedTime: String?
+    /// `iothub-message-source`: `Telemetry`, `twinChangeEvents`, … stamped by the hub.
+    public var messageSource: String?
+
+    public init() {}
+
+    /// The MQTT property-bag keys that are system properties, with their field.
+    // Key paths are immutable values; the type system just cannot mark WritableKeyPath Sendable.
+    nonisolated(unsafe) static let mqttKeys: [(key: String, field: WritableKeyPath<MessageSystemProperties, String?>)] = [
+        ("$.on", \.outputName), ("$.mid", \.messageId), ("$.cid", \.correlationId), ("$.uid", \.userId),
+        ("$.ct", \.contentType), ("$.ce", \.contentEncoding), ("$.ifid", \.interfaceId), ("$.exp", \.expiryTimeUTC),
+        ("$.ctime", \.creationTimeUTC), ("$.to", \.to), ("iothub-ack", \.ack),
+    ]
+
+    /// Names and values of the properties that are set, as the hub reports them (`iothub-…`/AMQP names), for
+    /// read-back and monitoring.
+    public var namedValues: [(name: String, value: String)] {
+        let fields: [(String, String?)] = [
+            ("message-id", messageId), ("correlation-id", correlationId), ("user-id", userId),
+            ("content-type", contentType), ("content-encoding", contentEncoding),
+            ("absolute-expiry-time", expiryTimeUTC), ("iothub-creation-time-utc", creationTimeUTC),
+            ("dt-dataschema", interfaceId), ("iothub-outputname", outputName), ("to", to), ("iothub-ack", ack),
+            ("iothub-connection-device-id", connectionDeviceId), ("iothub-connection-module-id", connectionModuleId),
+            ("iothub-connection-auth-method", connectionAuthMethod),
+            ("iothub-connection-auth-generation-id", connectionAuthGenerationId),
+            ("iothub-enqueuedtime", enqueuedTime), ("iothub-message-source", messageSource),
+        ]
+        return fields.compactMap { name, value in value.map { (name, $0) } }
+    }
+}
