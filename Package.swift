@@ -8,22 +8,57 @@ let package = Package(
         .library(name: "IoTHubProtocol", targets: ["IoTHubProtocol"]),
         .library(name: "MQTTCore", targets: ["MQTTCore"]),
     ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
+    ],
     targets: [
         // MARK: System libraries (module map + shim.h; installed by `make deps`).
         .systemLibrary(name: "CMosquitto", pkgConfig: "libmosquitto", providers: [.apt(["libmosquitto-dev"])]),
         // No pkgConfig: Debian's libqpid-proton.pc starts with a comment block SwiftPM cannot parse.
         .systemLibrary(name: "CProton", providers: [.apt(["libqpid-proton11-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
-        .systemLibrary(name: "CSystem"),
+        // Named CLinuxSystem, not CSystem: swift-system (pulled in by NIO) has a target called CSystem.
+        .systemLibrary(name: "CLinuxSystem"),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
 
         // MARK: Sans-IO cores.
         .target(name: "IoTHubProtocol", dependencies: ["COpenSSL"]),
         .target(name: "MQTTCore"),
 
+        // MARK: The companion hub.
+        .target(name: "IoTHubServer", dependencies: [
+            "IoTHubProtocol", "MQTTCore", "CSQLite",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdTLS", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "X509", package: "swift-certificates"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "SwiftASN1", package: "swift-asn1"),
+        ]),
+
         // MARK: Tests.
         .testTarget(name: "IoTHubProtocolTests", dependencies: ["IoTHubProtocol"]),
         .testTarget(name: "MQTTCoreTests", dependencies: ["MQTTCore"]),
-        .testTarget(name: "CInteropTests", dependencies: ["CMosquitto", "CProton", "COpenSSL", "CSystem"]),
+        .testTarget(name: "IoTHubServerTests", dependencies: [
+            "IoTHubServer",
+            .product(name: "NIOEmbedded", package: "swift-nio"),
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ]),
+        .testTarget(name: "CInteropTests", dependencies: ["CMosquitto", "CProton", "COpenSSL", "CLinuxSystem"]),
     ],
     swiftLanguageModes: [.v6]
 )

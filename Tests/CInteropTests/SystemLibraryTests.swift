@@ -1,7 +1,7 @@
 import CMosquitto
 import COpenSSL
 import CProton
-import CSystem
+import CLinuxSystem
 import Glibc
 import Testing
 
@@ -54,7 +54,7 @@ struct SystemLibraryTests {
         _ = copenssl_ctx_set_mode(context, Int(SSL_MODE_RELEASE_BUFFERS))
     }
 
-    @Test("epoll, eventfd and timerfd from CSystem")
+    @Test("epoll, eventfd and timerfd from CLinuxSystem")
     func epoll() {
         let epollFD = epoll_create1(Int32(EPOLL_CLOEXEC))
         #expect(epollFD >= 0)
