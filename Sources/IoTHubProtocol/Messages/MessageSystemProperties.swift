@@ -47,19 +47,30 @@ public struct MessageSystemProperties: Sendable, Hashable {
         ("$.ctime", \.creationTimeUTC), ("$.to", \.to), ("iothub-ack", \.ack),
     ]
 
-    /// Names and values of the properties that are set, as the hub reports them (`iothub-…`/AMQP names), for
-    /// read-back and monitoring.
+    /// Each property's name as the hub reports it (AMQP / `iothub-…` names), with its field.
+    // Key paths are immutable values; the type system just cannot mark WritableKeyPath Sendable.
+    nonisolated(unsafe) static let names: [(name: String, field: WritableKeyPath<MessageSystemProperties, String?>)] = [
+        ("message-id", \.messageId), ("correlation-id", \.correlationId), ("user-id", \.userId),
+        ("content-type", \.contentType), ("content-encoding", \.contentEncoding),
+        ("absolute-expiry-time", \.expiryTimeUTC), ("iothub-creation-time-utc", \.creationTimeUTC),
+        ("dt-dataschema", \.interfaceId), ("iothub-outputname", \.outputName), ("to", \.to), ("iothub-ack", \.ack),
+        ("iothub-connection-device-id", \.connectionDeviceId), ("iothub-connection-module-id", \.connectionModuleId),
+        ("iothub-connection-auth-method", \.connectionAuthMethod),
+        ("iothub-connection-auth-generation-id", \.connectionAuthGenerationId),
+        ("iothub-enqueuedtime", \.enqueuedTime), ("iothub-message-source", \.messageSource),
+    ]
+
+    /// Names and values of the properties that are set, as the hub reports them (AMQP / `iothub-…` names),
+    /// for read-back and monitoring.
     public var namedValues: [(name: String, value: String)] {
-        let fields: [(String, String?)] = [
-            ("message-id", messageId), ("correlation-id", correlationId), ("user-id", userId),
-            ("content-type", contentType), ("content-encoding", contentEncoding),
-            ("absolute-expiry-time", expiryTimeUTC), ("iothub-creation-time-utc", creationTimeUTC),
-            ("dt-dataschema", interfaceId), ("iothub-outputname", outputName), ("to", to), ("iothub-ack", ack),
-            ("iothub-connection-device-id", connectionDeviceId), ("iothub-connection-module-id", connectionModuleId),
-            ("iothub-connection-auth-method", connectionAuthMethod),
-            ("iothub-connection-auth-generation-id", connectionAuthGenerationId),
-            ("iothub-enqueuedtime", enqueuedTime), ("iothub-message-source", messageSource),
-        ]
-        return fields.compactMap { name, value in value.map { (name, $0) } }
+        Self.names.compactMap { name, field in self[keyPath: field].map { (name, $0) } }
+    }
+
+    /// Rebuilds properties from ``namedValues``; unknown names are ignored.
+    public init(namedValues: [String: String]) {
+        self.init()
+        for (name, field) in Self.names {
+            if let value = namedValues[name] { self[keyPath: field] = value }
+        }
     }
 }

@@ -1,0 +1,140 @@
+import Foundation
+import IoTHubProtocol
+
+/// A telemetry message as the hub keeps it for read-back.
+public struct StoredEvent: Sendable, Hashable {
+    /// Position in the hub's event log; increases with every message.
+    public var sequenceNumber: Int64
+    /// The sending device or module.
+    public var identity: DeviceIdentity
+    /// When the hub accepted the message.
+    public var enqueuedTime: Date
+    /// Body, application properties and system properties (including what the hub stamped).
+    public var message: IoTHubMessage
+
+    public init(sequenceNumber: Int64, identity: DeviceIdentity, enqueuedTime: Date, message: IoTHubMessage) {
+        self.sequenceNumber = sequenceNumber
+        self.identity = identity
+        self.enqueuedTime = enqueuedTime
+        self.message = message
+    }
+}
+
+/// A condition on a stored entity's etag (`If-Match`).
+public enum ETagCondition: Sendable, Hashable {
+    /// No condition.
+    case any
+    /// The current etag must equal this (quotes removed); `*` means any existing entity.
+    case matches(String)
+
+    /// Builds the condition from an `If-Match` header value.
+    public init(ifMatch header: String?) {
+        guard var value = header?.trimmingCharacters(in: .whitespaces), !value.isEmpty, value != "*" else {
+            self = .any
+            return
+        }
+        if value.hasPrefix("W/") { value.removeFirst(2) }
+        self = .matches(value.trimmingCharacters(in: CharacterSet(charactersIn: "\"")))
+    }
+
+    func check(_ etag: String) throws(HubError) {
+        if case .matches(let expected) = self, expected != etag {
+            throw HubError(.preconditionFailed, "the etag \"\(expected)\" is stale (current \"\(etag)\"); read again and retry")
+        }
+    }
+}
+
+/// Durable state of the hub: registry, twins, telemetry log, cloud-to-device queues and access policies.
+///
+/// The hub's services talk only to this interface; the embedded default is ``SQLiteHubStore``. Nothing here
+/// assumes that a device is connected to this process: presence is separate (``PresenceDirectory``).
+/// Twins are stored as JSON documents; the twin service parses, patches and validates them inside
+/// ``updateTwin(_:_:)``, which runs atomically against concurrent updates.
+public protocol HubStore: Sendable {
+    // MARK: Access policies
+    func policies() async throws -> [AccessPolicy]
+    func savePolicies(_ policies: [AccessPolicy]) async throws
+
+    // MARK: Registry
+    func device(_ identity: DeviceIdentity) async throws -> DeviceRecord?
+    /// Creates a device or module with its initial twin document. Throws 409001/409301 if it exists.
+    func createDevice(_ record: DeviceRecord, twin: String) async throws -> DeviceRecord
+    /// Changes a device atomically: `transform` sees the current record; the version increases by one.
+    func updateDevice(_ identity: DeviceIdentity, condition: ETagCondition,
+                      _ transform: @escaping @Sendable (inout DeviceRecord) throws -> Void) async throws -> DeviceRecord
+    /// Records connection state and activity without changing the etag.
+    func recordConnection(_ identity: DeviceIdentity, state: ConnectionState, at time: Date) async throws
+    /// Deletes a device (with its modules, twins and queued messages) or a module.
+    func deleteDevice(_ identity: DeviceIdentity, condition: ETagCondition) async throws -> DeviceRecord
+    /// Devices ordered by id, after `deviceId` (exclusive), at most `limit`; modules are not included.
+    func devices(after deviceId: String?, limit: Int) async throws -> [DeviceRecord]
+    /// The modules of a device.
+    func modules(of deviceId: String) async throws -> [DeviceRecord]
+    /// Counts of devices (not modules): total, enabled, disabled.
+    func deviceCounts() async throws -> (total: Int, enabled: Int, disabled: Int)
+
+    // MARK: Twins
+    /// The stored twin document of a device or module.
+    func twin(_ identity: DeviceIdentity) async throws -> (record: DeviceRecord, document: String)?
+    /// Reads, transforms and writes a twin document atomically; returns what `transform` returns.
+    func updateTwin<Result: Sendable>(
+        _ identity: DeviceIdentity,
+        _ transform: @escaping @Sendable (DeviceRecord, String) throws -> (document: String, result: Result)
+    ) async throws -> Result
+    /// Twins of devices (and optionally modules) ordered by identity, after `cursor`, at most `limit`.
+    func twins(after cursor: DeviceIdentity?, includeModules: Bool, limit: Int) async throws
+        -> [(record: DeviceRecord, document: String)]
+
+    // MARK: Telemetry
+    /// Appends a message; `completion` runs once it is durable (group commit), with its sequence number.
+    func appendEvent(identity: DeviceIdentity, enqueuedTime: Date, message: IoTHubMessage,
+                     completion: @escaping @Sendable (Result<Int64, Error>) -> Void)
+    /// Messages after `sequenceNumber`, oldest first, optionally for one device.
+    func events(after sequenceNumber: Int64, deviceId: String?, limit: Int) async throws -> [StoredEvent]
+    /// The newest sequence number (0 when empty).
+    func lastEventSequenceNumber() async throws -> Int64
+    /// Deletes events older than `cutoff`, then the oldest ones while the log holds more than `maximumBytes`.
+    func pruneEvents(olderThan cutoff: Date, maximumBytes: Int64) async throws -> Int
+
+    // MARK: Cloud-to-device
+    /// Queues a message; throws 403004 when the device already has `limit` pending messages.
+    func enqueueCloudToDevice(_ message: CloudToDeviceEnvelope, limit: Int) async throws
+    /// Locks and returns up to `maximum` deliverable messages (enqueued, or whose lock expired) for a device,
+    /// incrementing their delivery count; expired or over-delivered ones are dead-lettered and returned in
+    /// `deadLettered` so feedback can be sent.
+    func lockCloudToDevice(_ identity: DeviceIdentity, now: Date, lockDuration: TimeInterval, maximum: Int,
+                           maximumDeliveryCount: Int) async throws
+        -> (locked: [CloudToDeviceEnvelope], deadLettered: [(CloudToDeviceEnvelope, C2DFeedbackStatus)])
+    /// Completes, abandons or rejects a locked message by lock token. Throws 412020 when the lock is unknown.
+    func settleCloudToDevice(_ identity: DeviceIdentity, lockToken: String, disposition: C2DDisposition) async throws
+        -> CloudToDeviceEnvelope
+    /// Returns every locked message of a device to the queue (its connection dropped before settling).
+    func releaseCloudToDeviceLocks(_ identity: DeviceIdentity) async throws
+    /// Pending (enqueued or locked) messages of a device.
+    func pendingCloudToDeviceCount(_ identity: DeviceIdentity) async throws -> Int
+    /// Removes every pending message of a device; returns them for `Purged` feedback.
+    func purgeCloudToDevice(_ identity: DeviceIdentity) async throws -> [CloudToDeviceEnvelope]
+}
+
+/// A cloud-to-device message in a device queue.
+public struct CloudToDeviceEnvelope: Sendable, Hashable {
+    public var identity: DeviceIdentity
+    public var message: IoTHubMessage
+    public var enqueuedTime: Date
+    public var expiryTime: Date
+    public var deliveryCount: Int
+    /// Set while the message is locked by a delivery.
+    public var lockToken: String?
+    public var acknowledgement: C2DAcknowledgement
+
+    public init(identity: DeviceIdentity, message: IoTHubMessage, enqueuedTime: Date, expiryTime: Date,
+                deliveryCount: Int = 0, lockToken: String? = nil, acknowledgement: C2DAcknowledgement = .none) {
+        self.identity = identity
+        self.message = message
+        self.enqueuedTime = enqueuedTime
+        self.expiryTime = expiryTime
+        self.deliveryCount = deliveryCount
+        self.lockToken = lockToken
+        self.acknowledgement = acknowledgement
+    }
+}

@@ -1,0 +1,122 @@
+import Foundation
+import IoTHubProtocol
+
+/// The embedded ``HubStore``: one SQLite database in WAL mode, written through a group-commit executor.
+///
+/// ```swift
+/// let store = try SQLiteHubStore(path: dataDir + "/hub.sqlite")
+/// defer { store.close() }
+/// ```
+public final class SQLiteHubStore: HubStore {
+    let executor: SQLiteExecutor
+    static let schemaVersion: Int64 = 1
+
+    /// Opens or creates the database at `path`.
+    /// - Parameter durability: `.full` syncs every committed batch to disk (survives power loss); `.normal`
+    ///   survives a killed process.
+    public init(path: String, durability: SQLiteExecutor.Durability = .full) throws {
+        executor = try SQLiteExecutor(path: path, readers: 2, durability: durability) { db in
+            try Self.migrate(db)
+        }
+    }
+
+    /// Finishes queued writes and closes the database.
+    public func close() {
+        executor.shutdown()
+    }
+
+    static func migrate(_ db: SQLiteConnection) throws {
+        try db.execute("""
+            CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS policies (
+                name TEXT PRIMARY KEY, permissions TEXT NOT NULL, primary_key TEXT NOT NULL, secondary_key TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS devices (
+                device_id TEXT NOT NULL, module_id TEXT NOT NULL DEFAULT '',
+                generation_id TEXT NOT NULL, version INTEGER NOT NULL,
+                status TEXT NOT NULL, status_reason TEXT, status_updated_ms INTEGER NOT NULL,
+                auth_type TEXT NOT NULL, primary_secret TEXT, secondary_secret TEXT,
+                is_edge INTEGER NOT NULL DEFAULT 0, managed_by TEXT,
+                connection_state TEXT NOT NULL, connection_updated_ms INTEGER NOT NULL,
+                last_activity_ms INTEGER NOT NULL,
+                twin TEXT NOT NULL,
+                PRIMARY KEY (device_id, module_id)) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS events (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT, device_id TEXT NOT NULL, module_id TEXT NOT NULL,
+                enqueued_ms INTEGER NOT NULL, body BLOB NOT NULL, properties TEXT NOT NULL, system TEXT NOT NULL,
+                size INTEGER NOT NULL);
+            CREATE INDEX IF NOT EXISTS events_by_device ON events (device_id, seq);
+            CREATE INDEX IF NOT EXISTS events_by_time ON events (enqueued_ms);
+            CREATE TABLE IF NOT EXISTS c2d (
+                id INTEGER PRIMARY KEY AUTOINCREMENT, device_id TEXT NOT NULL, module_id TEXT NOT NULL,
+                lock_token TEXT, locked_until_ms INTEGER, enqueued_ms INTEGER NOT NULL, expiry_ms INTEGER NOT NULL,
+                delivery_count INTEGER NOT NULL, ack TEXT NOT NULL, body BLOB NOT NULL, properties TEXT NOT NULL,
+                system TEXT NOT NULL);
+            CREATE INDEX IF NOT EXISTS c2d_by_device ON c2d (device_id, module_id, id);
+            CREATE UNIQUE INDEX IF NOT EXISTS c2d_by_lock ON c2d (lock_token) WHERE lock_token IS NOT NULL;
+            INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '\(schemaVersion)');
+            """)
+        let version = try db.query("SELECT value FROM meta WHERE key = 'schema_version'").first?.first?.text
+        guard version == String(schemaVersion) else {
+            throw SQLiteError(code: 1, message: "the database has schema version \(version ?? "?"); this hub understands \(schemaVersion). Use a matching hub version or a new --data-dir", sql: nil)
+        }
+    }
+
+    // MARK: Access policies
+
+    public func policies() async throws -> [AccessPolicy] {
+        try await executor.read { db in
+            try db.query("SELECT name, permissions, primary_key, secondary_key FROM policies ORDER BY rowid").map { row in
+                AccessPolicy(
+                    name: row[0].text ?? "",
+                    permissions: Set((row[1].text ?? "").split(separator: ",").compactMap { Permission(rawValue: String($0)) }),
+                    primaryKey: try SharedAccessKey(base64: row[2].text ?? ""),
+                    secondaryKey: try SharedAccessKey(base64: row[3].text ?? ""))
+            }
+        }
+    }
+
+    public func savePolicies(_ policies: [AccessPolicy]) async throws {
+        try await executor.write { db in
+            try db.query("DELETE FROM policies")
+            for policy in policies {
+                let permissions = Permission.allCases.filter(policy.permissions.contains).map(\.rawValue).joined(separator: ",")
+                try db.query("INSERT INTO policies (name, permissions, primary_key, secondary_key) VALUES (?, ?, ?, ?)",
+                             [.text(policy.name), .text(permissions), .text(policy.primaryKey.base64),
+                              .text(policy.secondaryKey.base64)])
+            }
+        }
+    }
+}
+
+// MARK: - Value helpers
+
+extension Date {
+    var milliseconds: Int64 { Int64((timeIntervalSince1970 * 1000).rounded()) }
+    init(milliseconds: Int64) { self.init(timeIntervalSince1970: Double(milliseconds) / 1000) }
+}
+
+extension SQLiteValue {
+    static func optionalText(_ text: String?) -> SQLiteValue { text.map { .text($0) } ?? .null }
+}
+
+enum PropertyCoding {
+    static func encode(_ properties: [String: String]) -> String {
+        let data = (try? JSONSerialization.data(withJSONObject: properties, options: [.sortedKeys])) ?? Data("{}".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    static func decode(_ text: String?) -> [String: String] {
+        guard let text, let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: String] else {
+            return [:]
+        }
+        return object
+    }
+
+    static func encodeSystem(_ properties: MessageSystemProperties) -> String {
+        encode(Dictionary(properties.namedValues.map { ($0.name, $0.value) }, uniquingKeysWith: { $1 }))
+    }
+
+    static func decodeSystem(_ text: String?) -> MessageSystemProperties {
+        MessageSystemProperties(namedValues: decode(text))
+    }
+}

@@ -1,0 +1,188 @@
+import Foundation
+import IoTHubProtocol
+import Testing
+@testable import IoTHubServer
+
+@Suite("SQLite hub store")
+struct SQLiteHubStoreTests {
+    static func makeStore() throws -> (SQLiteHubStore, String) {
+        let path = TestProcess.temporaryDirectory() + "/hub.sqlite"
+        return (try SQLiteHubStore(path: path, durability: .normal), path)
+    }
+
+    static func sasDevice(_ id: String, module: String? = nil) -> DeviceRecord {
+        DeviceRecord(identity: DeviceIdentity(deviceId: id, moduleId: module),
+                     authentication: .sas(primaryKey: .random(), secondaryKey: .random()))
+    }
+
+    @Test("policies round-trip")
+    func policies() async throws {
+        let (store, _) = try Self.makeStore()
+        defer { store.close() }
+        let defaults = AccessPolicy.defaults()
+        try await store.savePolicies(defaults)
+        #expect(try await store.policies() == defaults)
+    }
+
+    @Test("create, read, update with etags, delete; duplicates and stale etags are refused")
+    func registry() async throws {
+        let (store, _) = try Self.makeStore()
+        defer { store.close() }
+        let created = try await store.createDevice(Self.sasDevice("d1"), twin: "{}")
+        let read = try #require(try await store.device(created.identity))
+        #expect(read.identity == created.identity && read.etag == created.etag && read.generationId == created.generationId)
+        #expect(read.authentication == created.authentication && read.status == .enabled)
+        // Times are kept to the millisecond.
+        #expect(abs(read.statusUpdatedTime.timeIntervalSince(created.statusUpdatedTime)) < 0.001)
+        await #expect(throws: HubError.self) { try await store.createDevice(Self.sasDevice("d1"), twin: "{}") }
+
+        let updated = try await store.updateDevice(created.identity, condition: .matches(created.etag)) { record in
+            record.status = .disabled
+            record.statusReason = "maintenance"
+        }
+        #expect(updated.version == created.version + 1)
+        #expect(updated.etag != created.etag)
+        #expect(updated.status == .disabled)
+        await #expect {
+            try await store.updateDevice(created.identity, condition: .matches(created.etag)) { _ in }
+        } throws: { ($0 as? HubError)?.code == .preconditionFailed }
+
+        try await store.recordConnection(created.identity, state: .connected, at: Date(timeIntervalSince1970: 1000))
+        let connected = try #require(try await store.device(created.identity))
+        #expect(connected.connectionState == .connected)
+        #expect(connected.etag == updated.etag)
+
+        _ = try await store.deleteDevice(created.identity, condition: .any)
+        #expect(try await store.device(created.identity) == nil)
+        await #expect { try await store.deleteDevice(created.identity, condition: .any) } throws: {
+            ($0 as? HubError)?.code == .deviceNotFound
+        }
+    }
+
+    @Test("modules need their device, list separately and go away with it")
+    func modules() async throws {
+        let (store, _) = try Self.makeStore()
+        defer { store.close() }
+        await #expect { try await store.createDevice(Self.sasDevice("d", module: "m"), twin: "{}") } throws: {
+            ($0 as? HubError)?.code == .deviceNotFound
+        }
+        _ = try await store.createDevice(Self.sasDevice("d"), twin: "{}")
+        _ = try await store.createDevice(Self.sasDevice("d", module: "m"), twin: "{}")
+        #expect(try await store.modules(of: "d").map(\.identity.moduleId) == ["m"])
+        #expect(try await store.devices(after: nil, limit: 10).count == 1)
+        _ = try await store.deleteDevice(DeviceIdentity(deviceId: "d"), condition: .any)
+        #expect(try await store.device(DeviceIdentity(deviceId: "d", moduleId: "m")) == nil)
+    }
+
+    @Test("paging devices and counting them")
+    func paging() async throws {
+        let (store, _) = try Self.makeStore()
+        defer { store.close() }
+        for index in 0..<25 { _ = try await store.createDevice(Self.sasDevice(String(format: "dev%02d", index)), twin: "{}") }
+        _ = try await store.updateDevice(DeviceIdentity(deviceId: "dev03"), condition: .any) { $0.status = .disabled }
+        var seen: [String] = []
+        var cursor: String?
+        repeat {
+            let page = try await store.devices(after: cursor, limit: 10)
+            seen += page.map(\.identity.deviceId)
+            cursor = page.count == 10 ? page.last?.identity.deviceId : nil
+        } while cursor != nil
+        #expect(seen == (0..<25).map { String(format: "dev%02d", $0) })
+        let counts = try await store.deviceCounts()
+        #expect(counts.total == 25 && counts.enabled == 24 && counts.disabled == 1)
+    }
+
+    @Test("twin updates are atomic read-modify-writes")
+    func twins() async throws {
+        let (store, _) = try Self.makeStore()
+        defer { store.close() }
+        _ = try await store.createDevice(Self.sasDevice("t"), twin: "0")
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<100 {
+                group.addTask {
+                    _ = try await store.updateTwin(DeviceIdentity(deviceId: "t")) { _, document in
+                        (String(Int(document)! + 1), ())
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(try await store.twin(DeviceIdentity(deviceId: "t"))?.document == "100")
+    }
+
+    @Test("events: durable append, read by device and after a sequence number, prune by age and size")
+    func events() async throws {
+        let (store, path) = try Self.makeStore()
+        var message = IoTHubMessage(text: "hello", properties: ["k": "v"])
+        message.systemProperties.messageId = "m1"
+        message.systemProperties.connectionDeviceId = "d1"
+        for index in 0..<10 {
+            let sequence: Int64 = try await withCheckedThrowingContinuation { continuation in
+                store.appendEvent(identity: DeviceIdentity(deviceId: index % 2 == 0 ? "d1" : "d2"),
+                                  enqueuedTime: Date(timeIntervalSince1970: Double(1000 + index)), message: message) {
+                    continuation.resume(with: $0)
+                }
+            }
+            #expect(sequence == Int64(index + 1))
+        }
+        store.close()
+        let reopened = try SQLiteHubStore(path: path, durability: .normal)
+        defer { reopened.close() }
+        let all = try await reopened.events(after: 0, deviceId: nil, limit: 100)
+        #expect(all.count == 10)
+        #expect(all[0].message == message)
+        #expect(try await reopened.events(after: 4, deviceId: "d1", limit: 100).map(\.sequenceNumber) == [5, 7, 9])
+        #expect(try await reopened.pruneEvents(olderThan: Date(timeIntervalSince1970: 1003), maximumBytes: .max) == 3)
+        let remaining = try await reopened.events(after: 0, deviceId: nil, limit: 100)
+        let oneSize = Int64(remaining.count > 0 ? 5 + #"{"k":"v"}"#.utf8.count + PropertyCoding.encodeSystem(message.systemProperties).utf8.count : 0)
+        #expect(try await reopened.pruneEvents(olderThan: .distantPast, maximumBytes: oneSize * 2) == 5)
+        #expect(try await reopened.events(after: 0, deviceId: nil, limit: 100).map(\.sequenceNumber) == [9, 10])
+        #expect(try await reopened.lastEventSequenceNumber() == 10)
+    }
+
+    @Test("C2D: queue limit, lock, complete, abandon, reject, expiry and delivery count")
+    func cloudToDevice() async throws {
+        let (store, _) = try Self.makeStore()
+        defer { store.close() }
+        let me = DeviceIdentity(deviceId: "c")
+        _ = try await store.createDevice(Self.sasDevice("c"), twin: "{}")
+        let now = Date(timeIntervalSince1970: 10_000)
+        func envelope(_ text: String, ttl: TimeInterval = 3600) -> CloudToDeviceEnvelope {
+            CloudToDeviceEnvelope(identity: me, message: IoTHubMessage(text: text), enqueuedTime: now,
+                                  expiryTime: now.addingTimeInterval(ttl), acknowledgement: .full)
+        }
+        for index in 0..<3 { try await store.enqueueCloudToDevice(envelope("m\(index)"), limit: 3) }
+        await #expect { try await store.enqueueCloudToDevice(envelope("m3"), limit: 3) } throws: {
+            ($0 as? HubError)?.code == .deviceMaximumQueueDepthExceeded
+        }
+        let first = try await store.lockCloudToDevice(me, now: now, lockDuration: 60, maximum: 2, maximumDeliveryCount: 2)
+        #expect(first.locked.map { String(decoding: $0.message.body, as: UTF8.self) } == ["m0", "m1"])
+        #expect(first.locked.allSatisfy { $0.deliveryCount == 1 && $0.lockToken != nil })
+        // Locked messages are invisible until the lock expires.
+        let second = try await store.lockCloudToDevice(me, now: now, lockDuration: 60, maximum: 10, maximumDeliveryCount: 2)
+        #expect(second.locked.map { String(decoding: $0.message.body, as: UTF8.self) } == ["m2"])
+
+        _ = try await store.settleCloudToDevice(me, lockToken: first.locked[0].lockToken!, disposition: .complete)
+        _ = try await store.settleCloudToDevice(me, lockToken: first.locked[1].lockToken!, disposition: .abandon)
+        _ = try await store.settleCloudToDevice(me, lockToken: second.locked[0].lockToken!, disposition: .reject)
+        await #expect { try await store.settleCloudToDevice(me, lockToken: "nope", disposition: .complete) } throws: {
+            ($0 as? HubError)?.code == .deviceMessageLockLost
+        }
+        #expect(try await store.pendingCloudToDeviceCount(me) == 1)
+        // m1 was delivered once; a second delivery is allowed, a third dead-letters it.
+        let third = try await store.lockCloudToDevice(me, now: now, lockDuration: 60, maximum: 10, maximumDeliveryCount: 2)
+        #expect(third.locked.first?.deliveryCount == 2)
+        try await store.releaseCloudToDeviceLocks(me)
+        let fourth = try await store.lockCloudToDevice(me, now: now, lockDuration: 60, maximum: 10, maximumDeliveryCount: 2)
+        #expect(fourth.locked.isEmpty)
+        #expect(fourth.deadLettered.map(\.1) == [.deliveryCountExceeded])
+
+        try await store.enqueueCloudToDevice(envelope("short", ttl: 5), limit: 50)
+        let later = try await store.lockCloudToDevice(me, now: now.addingTimeInterval(6), lockDuration: 60, maximum: 10,
+                                                      maximumDeliveryCount: 10)
+        #expect(later.locked.isEmpty && later.deadLettered.map(\.1) == [.expired])
+        try await store.enqueueCloudToDevice(envelope("purge me"), limit: 50)
+        #expect(try await store.purgeCloudToDevice(me).count == 1)
+        #expect(try await store.pendingCloudToDeviceCount(me) == 0)
+    }
+}
