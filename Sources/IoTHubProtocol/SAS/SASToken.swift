@@ -143,11 +143,15 @@ public struct SASToken: Sendable, Hashable, CustomStringConvertible {
     /// Whether the token's resource names `resource`, compared case-insensitively after stripping any scheme and
     /// trailing `/`; with `allowPrefix`, a token resource that is a whole-segment prefix also covers it.
     public func covers(resource: String, allowPrefix: Bool) -> Bool {
-        let tokenResource = Self.normalized(resourceURI)
-        let wanted = Self.normalized(resource)
-        if tokenResource == wanted { return true }
-        guard allowPrefix, wanted.hasPrefix(tokenResource) else { return false }
-        return wanted.dropFirst(tokenResource.count).hasPrefix("/")
+        allowPrefix ? Self.resource(resource, isWithin: resourceURI)
+            : Self.normalized(resourceURI) == Self.normalized(resource)
+    }
+
+    /// Whether resource URI `inner` equals `outer` or lies below it on a `/` boundary, compared
+    /// case-insensitively after stripping any scheme and trailing `/` (`h/devices/d` is within `h`).
+    public static func resource(_ inner: String, isWithin outer: String) -> Bool {
+        let inner = normalized(inner), outer = normalized(outer)
+        return inner == outer || (inner.hasPrefix(outer) && inner.dropFirst(outer.count).hasPrefix("/"))
     }
 
     private static func normalized(_ uri: String) -> String {

@@ -1,0 +1,50 @@
+import IoTHubProtocol
+import NIOConcurrencyHelpers
+
+/// Knows which device sessions are connected to this hub process.
+///
+/// One connection per identity: registering a new session ends the previous one. A multi-node hub replaces this
+/// with a directory that routes to the node holding the session; services only use this interface.
+public final class PresenceDirectory: Sendable {
+    private let sessions = NIOLockedValueBox<[DeviceIdentity: any DeviceSession]>([:])
+
+    public init() {}
+
+    /// Registers `session`, ending and returning any previous session of the same identity.
+    @discardableResult
+    public func register(_ session: any DeviceSession) -> (any DeviceSession)? {
+        let previous = sessions.withLockedValue { table in
+            let previous = table[session.identity]
+            table[session.identity] = session
+            return previous
+        }
+        if let previous, previous !== session { previous.end(.takenOver) }
+        return previous
+    }
+
+    /// Removes `session` if it is still the registered one; `true` when it was.
+    @discardableResult
+    public func unregister(_ session: any DeviceSession) -> Bool {
+        sessions.withLockedValue { table in
+            guard let current = table[session.identity], current === session else { return false }
+            table[session.identity] = nil
+            return true
+        }
+    }
+
+    /// The connected session of an identity.
+    public func session(for identity: DeviceIdentity) -> (any DeviceSession)? {
+        sessions.withLockedValue { $0[identity] }
+    }
+
+    /// Sessions of a device and all its modules.
+    public func sessions(ofDevice deviceId: String) -> [any DeviceSession] {
+        sessions.withLockedValue { table in table.values.filter { $0.identity.deviceId == deviceId } }
+    }
+
+    /// Number of connected identities.
+    public var count: Int { sessions.withLockedValue { $0.count } }
+
+    /// Every connected session.
+    public var all: [any DeviceSession] { sessions.withLockedValue { Array($0.values) } }
+}
