@@ -186,3 +186,14 @@ struct SQLiteHubStoreTests {
         #expect(try await store.pendingCloudToDeviceCount(me) == 0)
     }
 }
+
+@Suite("etag conditions")
+struct ETagConditionTests {
+    @Test("If-Match values as the official SDK and curl send them", arguments: [
+        (nil, ETagCondition.any), ("*", .any), ("\"*\"", .any), ("", .any), ("\"MQ==\"", .matches("MQ==")),
+        ("MQ==", .matches("MQ==")), ("W/\"Mg==\"", .matches("Mg==")),
+    ])
+    func parse(header: String?, expected: ETagCondition) {
+        #expect(ETagCondition(ifMatch: header) == expected)
+    }
+}

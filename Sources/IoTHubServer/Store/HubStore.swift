@@ -29,12 +29,14 @@ public enum ETagCondition: Sendable, Hashable {
 
     /// Builds the condition from an `If-Match` header value.
     public init(ifMatch header: String?) {
-        guard var value = header?.trimmingCharacters(in: .whitespaces), !value.isEmpty, value != "*" else {
+        guard var value = header?.trimmingCharacters(in: .whitespaces) else {
             self = .any
             return
         }
         if value.hasPrefix("W/") { value.removeFirst(2) }
-        self = .matches(value.trimmingCharacters(in: CharacterSet(charactersIn: "\"")))
+        // The official service SDK quotes every etag, `*` included.
+        value = value.trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+        self = value.isEmpty || value == "*" ? .any : .matches(value)
     }
 
     func check(_ etag: String) throws(HubError) {

@@ -1,0 +1,28 @@
+import Logging
+
+/// The hub's protocol-agnostic core: every protocol head talks to these services and nothing else.
+public struct HubServices: Sendable {
+    public let hostName: String
+    public let store: any HubStore
+    public let presence: PresenceDirectory
+    public let authenticator: HubAuthenticator
+    public let registry: RegistryService
+    public let events: EventService
+    public let methods: MethodDispatcher
+    public let cloudToDevice: CloudToDeviceService
+    public let logger: Logger
+
+    public init(hostName: String, store: any HubStore, policies: [AccessPolicy], logger: Logger,
+                eventRetention: Double = 86_400, eventMaximumBytes: Int64 = 1 << 30) {
+        self.hostName = hostName
+        self.store = store
+        self.logger = logger
+        let presence = PresenceDirectory()
+        self.presence = presence
+        authenticator = HubAuthenticator(hostName: hostName, store: store, policies: policies)
+        registry = RegistryService(store: store, presence: presence, logger: logger)
+        events = EventService(store: store, retention: eventRetention, maximumBytes: eventMaximumBytes, logger: logger)
+        methods = MethodDispatcher(presence: presence, logger: logger)
+        cloudToDevice = CloudToDeviceService(store: store, presence: presence, logger: logger)
+    }
+}

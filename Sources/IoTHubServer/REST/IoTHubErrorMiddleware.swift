@@ -1,0 +1,54 @@
+import Foundation
+import Hummingbird
+import HTTPTypes
+import IoTHubProtocol
+
+/// Turns every failure into IoT Hub's error response: the status of the error code, an `iothub-errorcode`
+/// header, and the JSON body the official SDKs read:
+/// `{"Message":"ErrorCode:DeviceNotFound;…","ExceptionMessage":"Tracking ID:…","errorCode":404001,…}`.
+public struct IoTHubErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    public init() {}
+
+    public func handle(_ request: Request, context: Context,
+                       next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as HubError {
+            return Self.response(for: error)
+        } catch let error as HTTPError {
+            let code: IoTHubErrorCode = switch error.status.code {
+            case 401: .iotHubUnauthorizedAccess
+            case 404: .deviceNotFound
+            case 413: .messageTooLarge
+            case 400..<500: .argumentInvalid
+            default: .serverError
+            }
+            var response = Self.response(for: HubError(code, error.body ?? error.status.reasonPhrase))
+            if error.status.code == 404 || error.status.code == 405 { response.status = error.status }
+            return response
+        } catch {
+            context.logger.error("request failed", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
+            return Self.response(for: HubError(.serverError, "the hub failed to process the request; retry"))
+        }
+    }
+
+    /// IoT Hub's error response for `error`.
+    public static func response(for error: HubError) -> Response {
+        let tracking = UUID().uuidString.replacingOccurrences(of: "-", with: "").uppercased()
+        let timestamp = Timestamps.iso8601(Date())
+        let body: [String: Any] = [
+            "Message": "ErrorCode:\(error.code.name);\(error.message)",
+            "ExceptionMessage": "Tracking ID:\(tracking)-TimeStamp:\(timestamp)",
+            "errorCode": error.code.rawValue,
+            "trackingId": tracking,
+            "message": error.message,
+            "timestampUtc": timestamp,
+        ]
+        let data = (try? JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])) ?? Data()
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json; charset=utf-8"
+        headers[HTTPField.Name("iothub-errorcode")!] = error.code.name
+        return Response(status: HTTPResponse.Status(code: error.code.httpStatus), headers: headers,
+                        body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
