@@ -23,7 +23,7 @@ struct EventServiceTests {
         #expect(system.connectionDeviceId == "d" && system.connectionModuleId == "m")
         #expect(system.connectionAuthMethod == #"{"scope":"module","type":"sas","issuer":"iothub","acceptingIpFilterRule":null}"#)
         #expect(system.connectionAuthGenerationId == "638000")
-        #expect(system.enqueuedTime == "2027-01-15T08:00:00.250Z")
+        #expect(system.enqueuedTime == "2027-01-15T08:00:00.2500000Z")
         #expect(system.messageSource == "Telemetry")
     }
 

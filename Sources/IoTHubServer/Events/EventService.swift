@@ -86,10 +86,17 @@ public final class EventService: Sendable {
     }
 }
 
-/// Timestamp formatting as IoT Hub writes it.
+/// Timestamp formatting as IoT Hub writes it, for `Date`s (the protocol core's ``Timestamp`` does the work).
 public enum Timestamps {
-    /// ISO 8601 in UTC with milliseconds: `2026-11-22T17:42:41.123Z`.
+    /// ISO 8601 in UTC with 100 ns ticks: `2026-11-22T17:42:41.1234567Z`.
     public static func iso8601(_ date: Date) -> String {
-        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true, timeZone: .gmt))
+        timestamp(date).iso8601
+    }
+
+    /// The protocol core's timestamp for `date`.
+    public static func timestamp(_ date: Date) -> Timestamp {
+        let seconds = date.timeIntervalSince1970.rounded(.down)
+        let nanoseconds = Int32(((date.timeIntervalSince1970 - seconds) * 1e9).rounded(.down))
+        return Timestamp(secondsSince1970: Int64(seconds), nanoseconds: min(nanoseconds, 999_999_999)).truncatedToTicks
     }
 }
