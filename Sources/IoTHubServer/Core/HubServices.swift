@@ -7,6 +7,7 @@ public struct HubServices: Sendable {
     public let presence: PresenceDirectory
     public let authenticator: HubAuthenticator
     public let registry: RegistryService
+    public let twins: TwinService
     public let events: EventService
     public let methods: MethodDispatcher
     public let cloudToDevice: CloudToDeviceService
@@ -21,6 +22,7 @@ public struct HubServices: Sendable {
         self.presence = presence
         authenticator = HubAuthenticator(hostName: hostName, store: store, policies: policies)
         registry = RegistryService(store: store, presence: presence, logger: logger)
+        twins = TwinService(store: store, presence: presence, logger: logger)
         events = EventService(store: store, retention: eventRetention, maximumBytes: eventMaximumBytes, logger: logger)
         methods = MethodDispatcher(presence: presence, logger: logger)
         cloudToDevice = CloudToDeviceService(store: store, presence: presence, logger: logger)

@@ -69,10 +69,7 @@ struct DeviceJSON: Codable, Sendable {
         if record.identity.moduleId == nil { capabilities = Capabilities(iotEdge: record.isEdgeDevice) }
     }
 
-    /// IoT Hub writes never-set times as `0001-01-01T00:00:00Z`.
-    static func time(_ date: Date) -> String {
-        date.timeIntervalSince1970 <= 0 ? "0001-01-01T00:00:00Z" : Timestamps.iso8601(date)
-    }
+    static func time(_ date: Date) -> String { DeviceTime.format(date) }
 
     /// The registry request this body asks for, for the identity named in the URL.
     func request(for identity: DeviceIdentity) throws -> RegistryService.Request {

@@ -7,6 +7,7 @@ public enum HubRouter {
         router.add(middleware: IoTHubErrorMiddleware())
         DevicesController(hub: hub).register(on: router)
         StatisticsController(hub: hub).register(on: router)
+        TwinsController(hub: hub).register(on: router)
         return router
     }
 }
