@@ -1,0 +1,49 @@
+import Foundation
+
+/// How to run a hub: where its data lives, its name, and which ports it listens on.
+public struct HubConfiguration: Sendable {
+    /// The data directory: `hub.sqlite`, `tls/`.
+    public var dataDirectory: String
+    /// The host name devices and services use (`HostName=` in connection strings, SAS `sr`, certificate SAN).
+    public var hostName: String
+    /// The address every listener binds.
+    public var bindAddress: String
+    /// MQTT over TLS (IoT Hub: 8883).
+    public var mqttsPort: Int
+    /// HTTPS for the service REST API and the device HTTPS API (IoT Hub: 443).
+    public var httpsPort: Int
+    /// Opt-in plain MQTT for local simulation; SAS authentication is still enforced.
+    public var plainMQTTPort: Int?
+    /// Opt-in plain HTTP for local use; SAS authentication is still enforced.
+    public var plainHTTPPort: Int?
+    /// How long telemetry is kept.
+    public var eventRetention: TimeInterval
+    /// The most telemetry bytes kept.
+    public var eventMaximumBytes: Int64
+
+    public init(dataDirectory: String = HubConfiguration.defaultDataDirectory, hostName: String = "localhost",
+                bindAddress: String = "127.0.0.1", mqttsPort: Int = 8883, httpsPort: Int = 443,
+                plainMQTTPort: Int? = nil, plainHTTPPort: Int? = nil, eventRetention: TimeInterval = 86_400,
+                eventMaximumBytes: Int64 = 1 << 30) {
+        self.dataDirectory = dataDirectory
+        self.hostName = hostName
+        self.bindAddress = bindAddress
+        self.mqttsPort = mqttsPort
+        self.httpsPort = httpsPort
+        self.plainMQTTPort = plainMQTTPort
+        self.plainHTTPPort = plainHTTPPort
+        self.eventRetention = eventRetention
+        self.eventMaximumBytes = eventMaximumBytes
+    }
+
+    /// `$IOTHUB_DATA_DIR`, else `~/.iothub`.
+    public static var defaultDataDirectory: String {
+        if let explicit = ProcessInfo.processInfo.environment["IOTHUB_DATA_DIR"], !explicit.isEmpty { return explicit }
+        return FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".iothub").path
+    }
+
+    /// Path of the SQLite database.
+    public var databasePath: String { dataDirectory + "/hub.sqlite" }
+    /// Path of the TLS directory.
+    public var tlsDirectory: String { dataDirectory + "/tls" }
+}

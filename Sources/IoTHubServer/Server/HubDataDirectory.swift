@@ -1,0 +1,57 @@
+import Foundation
+import IoTHubProtocol
+
+/// Opens a hub's data directory: creates it on first use, with policies and TLS material, and checks it is usable.
+public struct HubDataDirectory: Sendable {
+    public let store: SQLiteHubStore
+    public let policies: [AccessPolicy]
+    public let tls: HubCertificateAuthority
+    /// Whether this call created the directory's policies (first start).
+    public let created: Bool
+
+    /// - Throws: ``HubStartupError/dataDirectoryUnusable(_:reason:)`` with what to do.
+    public static func open(_ configuration: HubConfiguration) async throws -> HubDataDirectory {
+        let path = configuration.dataDirectory
+        do {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw HubStartupError.dataDirectoryUnusable(path, reason: "cannot create it: \(error.localizedDescription)")
+        }
+        guard FileManager.default.isWritableFile(atPath: path) else {
+            throw HubStartupError.dataDirectoryUnusable(path, reason: "it is not writable by this user")
+        }
+        let store: SQLiteHubStore
+        do { store = try SQLiteHubStore(path: configuration.databasePath) } catch {
+            throw HubStartupError.dataDirectoryUnusable(path, reason: "\(error)")
+        }
+        let tls: HubCertificateAuthority
+        do { tls = try HubCertificateAuthority.loadOrCreate(directory: configuration.tlsDirectory, hostName: configuration.hostName) } catch {
+            store.close()
+            throw HubStartupError.dataDirectoryUnusable(path, reason: "TLS material: \(error)")
+        }
+        var policies = try await store.policies()
+        var created = false
+        if policies.isEmpty {
+            policies = AccessPolicy.defaults()
+            try await store.savePolicies(policies)
+            created = true
+        }
+        return HubDataDirectory(store: store, policies: policies, tls: tls, created: created)
+    }
+}
+
+/// The hub cannot start.
+public enum HubStartupError: Error, CustomStringConvertible {
+    case dataDirectoryUnusable(String, reason: String)
+    case portUnavailable(Int, name: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .dataDirectoryUnusable(let path, let reason):
+            "the data directory \(path) is unusable: \(reason). Choose another with --data-dir"
+        case .portUnavailable(let port, let name, let reason):
+            "cannot listen for \(name) on port \(port): \(reason). Stop whatever uses it or choose another port"
+        }
+    }
+}

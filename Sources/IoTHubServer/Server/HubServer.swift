@@ -1,0 +1,121 @@
+import Foundation
+import Hummingbird
+import HummingbirdTLS
+import IoTHubProtocol
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import NIOSSL
+import ServiceLifecycle
+
+/// A running hub: the core services over the data directory, with every configured listener.
+///
+/// ```swift
+/// let server = try await HubServer.start(HubConfiguration(dataDirectory: dir), logger: logger)
+/// try await server.run()   // until SIGINT/SIGTERM; then drains connections and closes the store
+/// ```
+public final class HubServer: Sendable {
+    public let configuration: HubConfiguration
+    public let services: HubServices
+    public let data: HubDataDirectory
+    let logger: Logger
+    private let group = NIOLockedValueBox<ServiceGroup?>(nil)
+
+    private init(configuration: HubConfiguration, services: HubServices, data: HubDataDirectory, logger: Logger) {
+        self.configuration = configuration
+        self.services = services
+        self.data = data
+        self.logger = logger
+    }
+
+    /// Opens the data directory (creating it on first start) and checks that every port is free.
+    public static func start(_ configuration: HubConfiguration, logger: Logger) async throws -> HubServer {
+        let data = try await HubDataDirectory.open(configuration)
+        do {
+            for (port, name) in Self.listeners(configuration) {
+                try await Self.checkPortIsFree(host: configuration.bindAddress, port: port, name: name)
+            }
+        } catch {
+            data.store.close()
+            throw error
+        }
+        let services = HubServices(hostName: configuration.hostName, store: data.store, policies: data.policies,
+                                   logger: logger, eventRetention: configuration.eventRetention,
+                                   eventMaximumBytes: configuration.eventMaximumBytes)
+        return HubServer(configuration: configuration, services: services, data: data, logger: logger)
+    }
+
+    static func listeners(_ configuration: HubConfiguration) -> [(Int, String)] {
+        var ports = [(configuration.httpsPort, "HTTPS")]
+        if let port = configuration.plainHTTPPort { ports.append((port, "plain HTTP")) }
+        return ports
+    }
+
+    /// Serves until SIGINT or SIGTERM, then shuts down gracefully and flushes the store.
+    public func run() async throws {
+        let router = HubRouter.make(services)
+        var tls = TLSConfiguration.makeServerConfiguration(
+            certificateChain: try NIOSSLCertificate.fromPEMFile(data.tls.serverCertificatePath).map { .certificate($0) },
+            privateKey: .privateKey(try NIOSSLPrivateKey(file: data.tls.serverKeyPath, format: .pem)))
+        tls.minimumTLSVersion = .tlsv12
+        var applications: [any Service] = [
+            Application(router: router, server: try .tls(.http1(), tlsConfiguration: tls),
+                        configuration: .init(address: .hostname(configuration.bindAddress, port: configuration.httpsPort),
+                                             serverName: "iothub"),
+                        logger: logger),
+        ]
+        if let port = configuration.plainHTTPPort {
+            applications.append(Application(router: router, configuration: .init(
+                address: .hostname(configuration.bindAddress, port: port), serverName: "iothub"), logger: logger))
+        }
+        applications.append(MaintenanceService(events: services.events, logger: logger))
+        let group = ServiceGroup(configuration: .init(
+            services: applications.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        self.group.withLockedValue { $0 = group }
+        logger.info("hub listening", metadata: [
+            "host": "\(configuration.hostName)", "https": "\(configuration.bindAddress):\(configuration.httpsPort)",
+            "http": "\(configuration.plainHTTPPort.map(String.init) ?? "off")",
+        ])
+        defer { data.store.close() }
+        try await group.run()
+        logger.info("hub stopped; store flushed")
+    }
+
+    /// Stops a running hub as SIGTERM would: drains connections, then ``run()`` flushes the store and returns.
+    public func shutdown() async {
+        await group.withLockedValue { $0 }?.triggerGracefulShutdown()
+    }
+
+    static func checkPortIsFree(host: String, port: Int, name: String) async throws {
+        do {
+            let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .bind(host: host, port: port).get()
+            try await channel.close()
+        } catch {
+            throw HubStartupError.portUnavailable(port, name: name, reason: "\(error)")
+        }
+    }
+}
+
+/// Periodic housekeeping: telemetry retention and size bound.
+struct MaintenanceService: Service {
+    let events: EventService
+    let logger: Logger
+    var interval: Duration = .seconds(60)
+
+    func run() async throws {
+        do {
+            try await cancelWhenGracefulShutdown {
+                while true {
+                    do { try await events.prune() } catch {
+                        logger.warning("pruning telemetry failed", metadata: ["error": "\(error)"])
+                    }
+                    try await Task.sleep(for: interval)
+                }
+            }
+        } catch is CancellationError {
+            // Graceful shutdown.
+        }
+    }
+}

@@ -1,0 +1,100 @@
+import ArgumentParser
+import Foundation
+import IoTHubProtocol
+import IoTHubServer
+import Logging
+
+@main
+struct IoTHubCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "iothub",
+        abstract: "A self-hostable, Azure IoT Hub–compatible hub.",
+        subcommands: [ServeCommand.self, ConnectionStringCommand.self])
+}
+
+/// Options shared by the commands that use the data directory.
+struct DataDirectoryOptions: ParsableArguments {
+    @Option(name: .customLong("data-dir"), help: "The hub's data directory (default: $IOTHUB_DATA_DIR or ~/.iothub).")
+    var dataDirectory: String = HubConfiguration.defaultDataDirectory
+
+    @Option(help: "The host name devices and services use to reach the hub.")
+    var hostname: String = "localhost"
+}
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve", abstract: "Run the hub until SIGINT or SIGTERM.")
+
+    @OptionGroup var data: DataDirectoryOptions
+
+    @Option(help: "Address every listener binds.")
+    var bind: String = "127.0.0.1"
+
+    @Option(name: .customLong("https-port"), help: "HTTPS port (service REST API and device HTTPS API).")
+    var httpsPort: Int = 443
+
+    @Option(name: .customLong("mqtts-port"), help: "MQTT over TLS port.")
+    var mqttsPort: Int = 8883
+
+    @Option(name: .customLong("plain-http-port"), help: "Also serve plain HTTP on this port (SAS still enforced).")
+    var plainHTTPPort: Int?
+
+    @Option(name: .customLong("plain-mqtt-port"), help: "Also serve plain MQTT on this port (SAS still enforced).")
+    var plainMQTTPort: Int?
+
+    @Option(name: .customLong("retention-hours"), help: "How long telemetry is kept.")
+    var retentionHours: Double = 24
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: String = "info"
+
+    func run() async throws {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+            return handler
+        }
+        let logger = Logger(label: "iothub")
+        let configuration = HubConfiguration(
+            dataDirectory: data.dataDirectory, hostName: data.hostname, bindAddress: bind, mqttsPort: mqttsPort,
+            httpsPort: httpsPort, plainMQTTPort: plainMQTTPort, plainHTTPPort: plainHTTPPort,
+            eventRetention: retentionHours * 3600)
+        let server: HubServer
+        do { server = try await HubServer.start(configuration, logger: logger) } catch let error as HubStartupError {
+            throw ValidationError(error.description)
+        }
+        if server.data.created {
+            print("Created hub data in \(configuration.dataDirectory); trust \(server.data.tls.caCertificatePath).")
+            for policy in server.data.policies {
+                print("\(policy.name): \(policy.connectionString(hostName: configuration.hostName))")
+            }
+        }
+        print("iothub ready on \(configuration.hostName): https \(configuration.bindAddress):\(configuration.httpsPort)"
+              + (configuration.plainHTTPPort.map { ", http \($0)" } ?? ""))
+        fflush(nil)
+        try await server.run()
+    }
+}
+
+struct ConnectionStringCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "connection-string", abstract: "Print a shared access policy's connection string.")
+
+    @OptionGroup var data: DataDirectoryOptions
+
+    @Option(help: "The policy: iothubowner, service, device, registryRead or registryReadWrite.")
+    var policy: String = "iothubowner"
+
+    func run() async throws {
+        let configuration = HubConfiguration(dataDirectory: data.dataDirectory, hostName: data.hostname)
+        guard FileManager.default.fileExists(atPath: configuration.databasePath) else {
+            throw ValidationError("no hub in \(configuration.dataDirectory); start one with `iothub serve --data-dir \(configuration.dataDirectory)`")
+        }
+        let store = try SQLiteHubStore(path: configuration.databasePath)
+        defer { store.close() }
+        guard let match = try await store.policies().first(where: { $0.name == policy }) else {
+            throw ValidationError("no policy named '\(policy)'")
+        }
+        print(match.connectionString(hostName: configuration.hostName))
+    }
+}

@@ -1,0 +1,69 @@
+import Foundation
+import Logging
+@testable import IoTHubServer
+
+/// A hub running in this process on the official SDKs' fixed ports (443 HTTPS), over a fresh data directory.
+///
+/// The official SDKs cannot use other ports, so suites that use this are serialized with `.serialized` and
+/// take the `InteropLock`.
+final class RunningHub: Sendable {
+    let server: HubServer
+    let task: Task<Void, Error>
+
+    static func start(plainHTTPPort: Int? = nil) async throws -> RunningHub {
+        let directory = TestProcess.temporaryDirectory()
+        var logger = Logger(label: "test-hub")
+        logger.logLevel = .warning
+        let server = try await HubServer.start(
+            HubConfiguration(dataDirectory: directory, hostName: "localhost", plainHTTPPort: plainHTTPPort), logger: logger)
+        let task = Task { try await server.run() }
+        // Wait until HTTPS accepts connections.
+        for _ in 0..<200 {
+            if (try? TestProcess.run("/usr/bin/bash", ["-c", "exec 3<>/dev/tcp/127.0.0.1/443"]).status) == 0 { break }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        return RunningHub(server: server, task: task)
+    }
+
+    private init(server: HubServer, task: Task<Void, Error>) {
+        self.server = server
+        self.task = task
+    }
+
+    var ownerConnectionString: String {
+        server.data.policies[0].connectionString(hostName: "localhost").description
+    }
+
+    var caPath: String { server.data.tls.caCertificatePath }
+
+    /// Graceful shutdown, as SIGTERM; waits until the store is flushed.
+    func stop() async {
+        await server.shutdown()
+        _ = try? await task.value
+    }
+}
+
+/// Runs the Python interpreter of the test venv.
+enum Python {
+    static var interpreter: String {
+        ProcessInfo.processInfo.environment["IOTHUB_TEST_PYTHON"]
+            ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent(".venv/bin/python3").path
+    }
+
+    static func script(_ name: String) -> String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Oracle/\(name)").path
+    }
+
+    /// Runs a script from Tests/Oracle with the hub's CA trusted, and returns its last output line as JSON.
+    static func runJSON(_ name: String, _ arguments: [String], caPath: String) throws -> [String: Any] {
+        let result = try TestProcess.run("/usr/bin/env", ["REQUESTS_CA_BUNDLE=\(caPath)", interpreter, script(name)] + arguments)
+        guard result.status == 0, let line = result.output.split(separator: "\n").last,
+              let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+        else {
+            throw HubError.invalid("\(name) failed (\(result.status)): \(result.output.suffix(2000))")
+        }
+        return object
+    }
+}
