@@ -8,6 +8,8 @@ public enum HubRouter {
         DevicesController(hub: hub).register(on: router)
         StatisticsController(hub: hub).register(on: router)
         TwinsController(hub: hub).register(on: router)
+        DeviceMessagesController(hub: hub).register(on: router)
+        MonitorController(hub: hub).register(on: router)
         return router
     }
 }

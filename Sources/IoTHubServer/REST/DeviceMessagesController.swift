@@ -1,0 +1,89 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import IoTHubProtocol
+
+/// The device HTTPS API: telemetry (`POST /devices/{id}/messages/events`) and cloud-to-device messages
+/// (`GET /devices/{id}/messages/deviceBound`, complete, reject, abandon), authenticated with device SAS tokens.
+struct DeviceMessagesController {
+    let hub: HubServices
+
+    func register(on router: Router<HubRequestContext>) {
+        for base in ["devices/:deviceId", "devices/:deviceId/modules/:moduleId"] {
+            router.post(RouterPath(base + "/messages/events")) { request, context in
+                try await self.telemetry(request, context: context)
+            }
+            router.get(RouterPath(base + "/messages/deviceBound")) { request, context in
+                try await self.receive(request, context: context)
+            }
+            router.delete(RouterPath(base + "/messages/deviceBound/:lockToken")) { request, context in
+                let identity = try await self.authenticate(request, context: context)
+                let rejects = (request.uri.query ?? "").split(separator: "&").contains { $0 == "reject" || $0.hasPrefix("reject=") }
+                let disposition: C2DDisposition = rejects ? .reject : .complete
+                try await hub.cloudToDevice.settle(identity.identity, lockToken: try Self.lockToken(context), disposition: disposition)
+                return Response(status: .noContent)
+            }
+            router.post(RouterPath(base + "/messages/deviceBound/:lockToken/abandon")) { request, context in
+                let identity = try await self.authenticate(request, context: context)
+                try await hub.cloudToDevice.settle(identity.identity, lockToken: try Self.lockToken(context), disposition: .abandon)
+                return Response(status: .noContent)
+            }
+        }
+    }
+
+    static func lockToken(_ context: HubRequestContext) throws -> String {
+        try context.identifier("lockToken").trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+    }
+
+    func authenticate(_ request: Request, context: HubRequestContext) async throws -> DeviceRecord {
+        let identity = try TwinsController.identity(context)
+        return try await hub.authenticator.authenticateDevice(identity, token: request.authorization)
+    }
+
+    func telemetry(_ request: Request, context: HubRequestContext) async throws -> Response {
+        let record = try await authenticate(request, context: context)
+        var message = IoTHubMessage(body: try await request.bodyBytes(limit: IoTHubMessage.maximumDeviceToCloudSize + 1))
+        for field in request.headers {
+            let name = field.name.canonicalName
+            switch name {
+            case "iothub-messageid": message.systemProperties.messageId = field.value
+            case "iothub-correlationid": message.systemProperties.correlationId = field.value
+            case "iothub-userid": message.systemProperties.userId = field.value
+            case "content-type": message.systemProperties.contentType = field.value
+            case "content-encoding": message.systemProperties.contentEncoding = field.value
+            case "iothub-contenttype": message.systemProperties.contentType = field.value
+            case "iothub-contentencoding": message.systemProperties.contentEncoding = field.value
+            case "iothub-creation-time-utc": message.systemProperties.creationTimeUTC = field.value
+            default:
+                if name.hasPrefix("iothub-app-") { message.properties[String(name.dropFirst("iothub-app-".count))] = field.value }
+            }
+        }
+        _ = try await hub.events.ingest(message, from: record.identity, authentication: .sas, generationId: record.generationId)
+        return Response(status: .noContent)
+    }
+
+    func receive(_ request: Request, context: HubRequestContext) async throws -> Response {
+        let record = try await authenticate(request, context: context)
+        guard let envelope = try await hub.cloudToDevice.lock(record.identity, maximum: 1).first else {
+            return Response(status: .noContent)
+        }
+        var headers = HTTPFields()
+        let system = envelope.message.systemProperties
+        headers[.eTag] = "\"\(envelope.lockToken ?? "")\""
+        func set(_ name: String, _ value: String?) {
+            if let value, let field = HTTPField.Name(name) { headers[field] = value }
+        }
+        set("iothub-messageid", system.messageId)
+        set("iothub-correlationid", system.correlationId)
+        set("iothub-userid", system.userId)
+        set("iothub-to", system.to)
+        set("iothub-ack", system.ack)
+        set("iothub-deliverycount", String(envelope.deliveryCount))
+        set("iothub-enqueuedtime", Timestamps.iso8601(envelope.enqueuedTime))
+        set("iothub-expiry", Timestamps.iso8601(envelope.expiryTime))
+        set("content-type", system.contentType)
+        set("content-encoding", system.contentEncoding)
+        for (key, value) in envelope.message.properties { set("iothub-app-\(key)", value) }
+        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: envelope.message.body)))
+    }
+}

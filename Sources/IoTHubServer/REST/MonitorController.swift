@@ -1,0 +1,75 @@
+import Foundation
+import Hummingbird
+import IoTHubProtocol
+
+/// `GET /monitor/events`: stored and live telemetry as JSON lines (`application/x-ndjson`), for `iothub monitor`.
+///
+/// Query parameters: `deviceId` (one device only), `fromStart=true` (begin with the oldest stored message; by
+/// default only new messages), `after=N` (begin after sequence number N), `limit=N` (stop after N messages).
+/// Each line: `{"sequenceNumber","deviceId","moduleId"?,"enqueuedTime","body","bodyEncoding"?,"properties",
+/// "systemProperties"}`; `body` is the UTF-8 text, or base64 with `"bodyEncoding":"base64"` when not UTF-8.
+/// Needs a policy with ServiceConnect.
+struct MonitorController {
+    let hub: HubServices
+    /// How long the stream waits before looking for new messages again.
+    var pollInterval: Duration = .milliseconds(100)
+
+    func register(on router: Router<HubRequestContext>) {
+        router.get("monitor/events") { request, _ in
+            try hub.authenticator.authorizeService(request.authorization, requires: .serviceConnect)
+            let query = request.uri.queryParameters
+            let deviceId = query["deviceId"].map(String.init)
+            let limit = query.get("limit", as: Int.self)
+            let start: Int64
+            if let after = query.get("after", as: Int64.self) {
+                start = after
+            } else if query["fromStart"].map({ $0.lowercased() == "true" }) == true {
+                start = 0
+            } else {
+                start = try await hub.events.lastSequenceNumber()
+            }
+            let events = hub.events
+            let pollInterval = self.pollInterval
+            var headers = HTTPFields()
+            headers[.contentType] = "application/x-ndjson"
+            return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+                var sent = 0
+                var cursor = start
+                while !Task.isCancelled {
+                    let batch = try await events.events(after: cursor, deviceId: deviceId, limit: 200)
+                    for event in batch {
+                        cursor = event.sequenceNumber
+                        try await writer.write(ByteBuffer(bytes: Self.line(event)))
+                        sent += 1
+                        if let limit, sent >= limit {
+                            try await writer.finish(nil)
+                            return
+                        }
+                    }
+                    if batch.isEmpty { try await Task.sleep(for: pollInterval) }
+                }
+                try await writer.finish(nil)
+            })
+        }
+    }
+
+    /// One JSON line for a stored message.
+    static func line(_ event: StoredEvent) -> [UInt8] {
+        var object: JSONObject = ["sequenceNumber": .integer(event.sequenceNumber), "deviceId": .string(event.identity.deviceId)]
+        if let moduleId = event.identity.moduleId { object["moduleId"] = .string(moduleId) }
+        object["enqueuedTime"] = .string(Timestamps.iso8601(event.enqueuedTime))
+        if let text = String(validating: event.message.body, as: UTF8.self) {
+            object["body"] = .string(text)
+        } else {
+            object["body"] = .string(LibCrypto.base64Encode(event.message.body))
+            object["bodyEncoding"] = "base64"
+        }
+        var properties = JSONObject()
+        for key in event.message.properties.keys.sorted() { properties[key] = .string(event.message.properties[key] ?? "") }
+        object["properties"] = .object(properties)
+        var system = JSONObject()
+        for (name, value) in event.message.systemProperties.namedValues { system[name] = .string(value) }
+        object["systemProperties"] = .object(system)
+        return JSONValue.object(object).serializedBytes() + [UInt8(ascii: "\n")]
+    }
+}

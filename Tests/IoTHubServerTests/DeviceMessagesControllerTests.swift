@@ -1,0 +1,106 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import IoTHubProtocol
+import Testing
+@testable import IoTHubServer
+
+@Suite("REST: device HTTPS API and telemetry monitor")
+struct DeviceMessagesControllerTests {
+    func deviceToken(_ hub: TestHub, _ record: DeviceRecord) -> String {
+        guard case .sas(let key, _) = record.authentication else { return "" }
+        return SASToken.generate(resource: record.identity.sasResource(hostName: hub.services.hostName), key: key,
+                                 expiry: UInt64(Date().timeIntervalSince1970) + 600).description
+    }
+
+    @Test("telemetry over HTTPS is stamped, stored and streamed by the monitor endpoint")
+    func telemetry() async throws {
+        let hub = try TestHub()
+        defer { hub.store.close() }
+        let record = try await hub.services.registry.create(.init(identity: DeviceIdentity(deviceId: "http-dev")))
+        let app = Application(router: HubRouter.make(hub.services))
+        try await app.test(.router) { client in
+            var headers: HTTPFields = [.authorization: deviceToken(hub, record), .contentType: "application/json"]
+            headers[HTTPField.Name("iothub-app-level")!] = "warning"
+            headers[HTTPField.Name("iothub-messageid")!] = "msg-7"
+            try await client.execute(uri: "/devices/http-dev/messages/events?api-version=2020-09-30", method: .post,
+                                     headers: headers, body: ByteBuffer(string: #"{"temp":30}"#)) { response in
+                #expect(response.status == .noContent)
+            }
+            try await client.execute(uri: "/devices/http-dev/messages/events", method: .post,
+                                     headers: [.authorization: "SharedAccessSignature sr=x&sig=y&se=1"], body: ByteBuffer(string: "x")) { response in
+                #expect(response.status == .unauthorized)
+            }
+            try await client.execute(uri: "/devices/http-dev/messages/events", method: .post,
+                                     headers: [.authorization: deviceToken(hub, record)],
+                                     body: ByteBuffer(bytes: [0xFF, 0x00, 0x80])) { response in
+                #expect(response.status == .noContent)
+            }
+            try await client.execute(uri: "/monitor/events?fromStart=true&limit=2&deviceId=http-dev", method: .get,
+                                     headers: [.authorization: hub.token("service")]) { response in
+                #expect(response.status == .ok)
+                let lines = String(buffer: response.body).split(separator: "\n")
+                #expect(lines.count == 2)
+                let first = try JSONValue(parsing: String(lines[0]))
+                #expect(first["deviceId"] == "http-dev" && first["body"] == #"{"temp":30}"#)
+                #expect(first["properties"]?["level"] == "warning")
+                #expect(first["systemProperties"]?["message-id"] == "msg-7")
+                #expect(first["systemProperties"]?["content-type"] == "application/json")
+                #expect(first["systemProperties"]?["iothub-connection-device-id"] == "http-dev")
+                let second = try JSONValue(parsing: String(lines[1]))
+                #expect(second["bodyEncoding"] == "base64" && second["body"] == "/wCA")
+            }
+            try await client.execute(uri: "/monitor/events?fromStart=true&limit=1", method: .get,
+                                     headers: [.authorization: hub.token("registryRead")]) { response in
+                #expect(response.status == .unauthorized)
+            }
+        }
+    }
+
+    @Test("C2D over HTTPS: receive with lock token, complete, abandon (redelivery), reject; 204 when empty")
+    func cloudToDevice() async throws {
+        let hub = try TestHub()
+        defer { hub.store.close() }
+        let record = try await hub.services.registry.create(.init(identity: DeviceIdentity(deviceId: "c2d-http")))
+        let app = Application(router: HubRouter.make(hub.services))
+        try await hub.services.cloudToDevice.send(IoTHubMessage(text: "one", properties: ["k": "v"]), to: record.identity)
+        try await hub.services.cloudToDevice.send(IoTHubMessage(text: "two"), to: record.identity)
+        try await app.test(.router) { client in
+            let auth: HTTPFields = [.authorization: deviceToken(hub, record)]
+            var lock = ""
+            try await client.execute(uri: "/devices/c2d-http/messages/deviceBound", method: .get, headers: auth) { response in
+                #expect(response.status == .ok)
+                #expect(String(buffer: response.body) == "one")
+                #expect(response.headers[HTTPField.Name("iothub-app-k")!] == "v")
+                #expect(response.headers[HTTPField.Name("iothub-deliverycount")!] == "1")
+                lock = (response.headers[.eTag] ?? "").replacingOccurrences(of: "\"", with: "")
+            }
+            try await client.execute(uri: "/devices/c2d-http/messages/deviceBound/\(lock)", method: .delete, headers: auth) { response in
+                #expect(response.status == .noContent)
+            }
+            try await client.execute(uri: "/devices/c2d-http/messages/deviceBound/\(lock)", method: .delete, headers: auth) { response in
+                #expect(response.status == .preconditionFailed)
+            }
+            try await client.execute(uri: "/devices/c2d-http/messages/deviceBound", method: .get, headers: auth) { response in
+                #expect(String(buffer: response.body) == "two")
+                lock = (response.headers[.eTag] ?? "").replacingOccurrences(of: "\"", with: "")
+            }
+            try await client.execute(uri: "/devices/c2d-http/messages/deviceBound/\(lock)/abandon", method: .post, headers: auth) { response in
+                #expect(response.status == .noContent)
+            }
+            try await client.execute(uri: "/devices/c2d-http/messages/deviceBound", method: .get, headers: auth) { response in
+                #expect(String(buffer: response.body) == "two")
+                #expect(response.headers[HTTPField.Name("iothub-deliverycount")!] == "2")
+                lock = (response.headers[.eTag] ?? "").replacingOccurrences(of: "\"", with: "")
+            }
+            try await client.execute(uri: "/devices/c2d-http/messages/deviceBound/\(lock)?reject", method: .delete, headers: auth) { response in
+                #expect(response.status == .noContent)
+            }
+            try await client.execute(uri: "/devices/c2d-http/messages/deviceBound", method: .get, headers: auth) { response in
+                #expect(response.status == .noContent)
+            }
+        }
+        #expect(try await hub.store.pendingCloudToDeviceCount(record.identity) == 0)
+    }
+}
