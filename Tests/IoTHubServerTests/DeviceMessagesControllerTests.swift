@@ -64,9 +64,29 @@ struct DeviceMessagesControllerTests {
         defer { hub.store.close() }
         let record = try await hub.services.registry.create(.init(identity: DeviceIdentity(deviceId: "c2d-http")))
         let app = Application(router: HubRouter.make(hub.services))
-        try await hub.services.cloudToDevice.send(IoTHubMessage(text: "one", properties: ["k": "v"]), to: record.identity)
-        try await hub.services.cloudToDevice.send(IoTHubMessage(text: "two"), to: record.identity)
         try await app.test(.router) { client in
+            var send: HTTPFields = [.authorization: hub.token("service")]
+            send[HTTPField.Name("iothub-app-k")!] = "v"
+            send[HTTPField.Name("iothub-ack")!] = "full"
+            try await client.execute(uri: "/devices/c2d-http/messages/deviceBound", method: .post, headers: send,
+                                     body: ByteBuffer(string: "one")) { response in
+                #expect(response.status == .noContent)
+            }
+            try await client.execute(uri: "/devices/c2d-http/messages/deviceBound", method: .post,
+                                     headers: [.authorization: hub.token("service")], body: ByteBuffer(string: "two")) { response in
+                #expect(response.status == .noContent)
+            }
+            // A device token cannot send; a bad ack mode is a 400.
+            try await client.execute(uri: "/devices/c2d-http/messages/deviceBound", method: .post,
+                                     headers: [.authorization: deviceToken(hub, record)], body: ByteBuffer(string: "x")) { response in
+                #expect(response.status == .unauthorized)
+            }
+            var badAck: HTTPFields = [.authorization: hub.token("service")]
+            badAck[HTTPField.Name("iothub-ack")!] = "sometimes"
+            try await client.execute(uri: "/devices/c2d-http/messages/deviceBound", method: .post, headers: badAck,
+                                     body: ByteBuffer(string: "x")) { response in
+                #expect(response.status == .badRequest)
+            }
             let auth: HTTPFields = [.authorization: deviceToken(hub, record)]
             var lock = ""
             try await client.execute(uri: "/devices/c2d-http/messages/deviceBound", method: .get, headers: auth) { response in
@@ -102,5 +122,6 @@ struct DeviceMessagesControllerTests {
             }
         }
         #expect(try await hub.store.pendingCloudToDeviceCount(record.identity) == 0)
+        #expect(hub.services.cloudToDevice.takeFeedback().map(\.status) == [.success])
     }
 }

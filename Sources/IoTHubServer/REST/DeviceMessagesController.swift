@@ -16,6 +16,9 @@ struct DeviceMessagesController {
             router.get(RouterPath(base + "/messages/deviceBound")) { request, context in
                 try await self.receive(request, context: context)
             }
+            router.post(RouterPath(base + "/messages/deviceBound")) { request, context in
+                try await self.send(request, context: context)
+            }
             router.delete(RouterPath(base + "/messages/deviceBound/:lockToken")) { request, context in
                 let identity = try await self.authenticate(request, context: context)
                 let rejects = (request.uri.query ?? "").split(separator: "&").contains { $0 == "reject" || $0.hasPrefix("reject=") }
@@ -59,6 +62,40 @@ struct DeviceMessagesController {
             }
         }
         _ = try await hub.events.ingest(message, from: record.identity, authentication: .sas, generationId: record.generationId)
+        return Response(status: .noContent)
+    }
+
+    /// `POST /devices/{id}/messages/deviceBound` with a service token (ServiceConnect): queues a cloud-to-device
+    /// message. This hub's addition for HTTP-only back ends and `iothub c2d send`; IoT Hub's own service path is AMQP.
+    /// Headers: `iothub-messageid`, `iothub-correlationid`, `iothub-userid`, `iothub-ack` (none, positive, negative,
+    /// full), `iothub-ttl` (seconds), `content-type`, `content-encoding`, `iothub-app-{name}`. Answers 204.
+    func send(_ request: Request, context: HubRequestContext) async throws -> Response {
+        try hub.authenticator.authorizeService(request.authorization, requires: .serviceConnect)
+        var message = IoTHubMessage(body: try await request.bodyBytes(limit: C2DLimits.maximumSize + 1))
+        var acknowledgement = C2DAcknowledgement.none
+        var timeToLive: Int?
+        for field in request.headers {
+            let name = field.name.canonicalName
+            switch name {
+            case "iothub-messageid": message.systemProperties.messageId = field.value
+            case "iothub-correlationid": message.systemProperties.correlationId = field.value
+            case "iothub-userid": message.systemProperties.userId = field.value
+            case "content-type": message.systemProperties.contentType = field.value
+            case "content-encoding": message.systemProperties.contentEncoding = field.value
+            case "iothub-ack":
+                guard let value = C2DAcknowledgement(rawValue: field.value.lowercased()) else {
+                    throw HubError.invalid("iothub-ack must be none, positive, negative or full")
+                }
+                acknowledgement = value
+            case "iothub-ttl":
+                guard let seconds = Int(field.value) else { throw HubError.invalid("iothub-ttl must be a number of seconds") }
+                timeToLive = seconds
+            default:
+                if name.hasPrefix("iothub-app-") { message.properties[String(name.dropFirst("iothub-app-".count))] = field.value }
+            }
+        }
+        try await hub.cloudToDevice.send(message, to: try TwinsController.identity(context), acknowledgement: acknowledgement,
+                                         timeToLive: timeToLive)
         return Response(status: .noContent)
     }
 
