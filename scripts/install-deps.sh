@@ -12,6 +12,7 @@ packages=(
     mosquitto             # a reference MQTT broker for transport tests
     python3-venv          # the test venv with the official Azure SDKs
     openssl               # certificates for TLS and X.509 tests
+    curl                  # HTTP checks in tests
 )
 
 missing=()

@@ -9,7 +9,8 @@ struct IoTHubCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "iothub",
         abstract: "A self-hostable, Azure IoT Hub–compatible hub.",
-        subcommands: [ServeCommand.self, ConnectionStringCommand.self])
+        subcommands: [ServeCommand.self, ConnectionStringCommand.self, DeviceCommand.self, TwinCommand.self,
+                      InvokeCommand.self, CloudToDeviceCommand.self, MonitorCommand.self])
 }
 
 /// Options shared by the commands that use the data directory.

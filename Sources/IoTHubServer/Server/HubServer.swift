@@ -89,7 +89,9 @@ public final class HubServer: Sendable {
 
     static func checkPortIsFree(host: String, port: Int, name: String) async throws {
         do {
+            // SO_REUSEADDR as the real listeners use, so connections in TIME_WAIT do not count as "taken".
             let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .bind(host: host, port: port).get()
             try await channel.close()
         } catch {

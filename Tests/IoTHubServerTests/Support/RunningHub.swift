@@ -11,6 +11,16 @@ final class RunningHub: Sendable {
     let task: Task<Void, Error>
 
     static func start(plainHTTPPort: Int? = nil) async throws -> RunningHub {
+        await InteropLock.shared.acquire()
+        do {
+            return try await startLocked(plainHTTPPort: plainHTTPPort)
+        } catch {
+            await InteropLock.shared.release()
+            throw error
+        }
+    }
+
+    private static func startLocked(plainHTTPPort: Int?) async throws -> RunningHub {
         let directory = TestProcess.temporaryDirectory()
         var logger = Logger(label: "test-hub")
         logger.logLevel = .warning
@@ -40,6 +50,7 @@ final class RunningHub: Sendable {
     func stop() async {
         await server.shutdown()
         _ = try? await task.value
+        await InteropLock.shared.release()
     }
 }
 
@@ -65,5 +76,24 @@ enum Python {
             throw HubError.invalid("\(name) failed (\(result.status)): \(result.output.suffix(2000))")
         }
         return object
+    }
+}
+
+/// One hub on the fixed ports at a time, across all suites.
+actor InteropLock {
+    static let shared = InteropLock()
+    private var held = false
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    func acquire() async {
+        if !held {
+            held = true
+            return
+        }
+        await withCheckedContinuation { waiters.append($0) }
+    }
+
+    func release() {
+        if waiters.isEmpty { held = false } else { waiters.removeFirst().resume() }
     }
 }
