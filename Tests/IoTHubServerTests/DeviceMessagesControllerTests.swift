@@ -125,3 +125,29 @@ struct DeviceMessagesControllerTests {
         #expect(hub.services.cloudToDevice.takeFeedback().map(\.status) == [.success])
     }
 }
+
+@Suite("REST: metrics")
+struct MetricsEndpointTests {
+    @Test("/metrics counts messages in, twin operations and errors by code")
+    func metrics() async throws {
+        let hub = try TestHub()
+        defer { hub.store.close() }
+        let record = try await hub.services.registry.create(.init(identity: DeviceIdentity(deviceId: "metered")))
+        _ = try await hub.services.events.ingest(IoTHubMessage(text: "x"), from: record.identity, authentication: .sas,
+                                                 generationId: "1", protocol: "mqtt")
+        _ = try await hub.services.twins.patchReported(record.identity, body: Array(#"{"a":1}"#.utf8))
+        hub.services.presence.register(RecordingSession(record.identity))
+        let app = Application(router: HubRouter.make(hub.services))
+        try await app.test(.router) { client in
+            try await client.execute(uri: "/devices/nobody", method: .get, headers: [.authorization: hub.token()]) { _ in }
+            try await client.execute(uri: "/metrics", method: .get) { response in
+                let text = String(buffer: response.body)
+                #expect(text.contains(#"iothub_messages_in_total{protocol="mqtt"} 1"#), "\(text)")
+                #expect(text.contains(#"iothub_twin_operations_total{operation="reported_patch"} 1"#))
+                #expect(text.contains(#"iothub_errors_total{protocol="https",code="DeviceNotFound"} 1"#) ||
+                        text.contains(#"iothub_errors_total{code="DeviceNotFound",protocol="https"} 1"#))
+                #expect(text.contains("iothub_connected_devices 1"))
+            }
+        }
+    }
+}

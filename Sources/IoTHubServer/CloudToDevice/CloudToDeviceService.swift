@@ -20,11 +20,13 @@ public final class CloudToDeviceService: Sendable {
     let logger: Logger
     /// Deliveries before a message is dead-lettered.
     public let maximumDeliveryCount: Int
+    let metrics: HubMetrics?
     private let feedback = NIOLockedValueBox<[C2DFeedbackRecord]>([])
     private static let feedbackBacklog = 10_000
 
     public init(store: any HubStore, presence: PresenceDirectory, logger: Logger,
-                maximumDeliveryCount: Int = C2DLimits.defaultMaximumDeliveryCount) {
+                maximumDeliveryCount: Int = C2DLimits.defaultMaximumDeliveryCount, metrics: HubMetrics? = nil) {
+        self.metrics = metrics
         self.store = store
         self.presence = presence
         self.logger = logger
@@ -63,6 +65,7 @@ public final class CloudToDeviceService: Sendable {
         let (locked, dead) = try await store.lockCloudToDevice(identity, now: now, lockDuration: lockDuration,
                                                                maximum: maximum, maximumDeliveryCount: maximumDeliveryCount)
         for (envelope, status) in dead { try await recordFeedback(envelope, status: status, now: now) }
+        for _ in locked { metrics?.messageSent(kind: "c2d") }
         return locked
     }
 

@@ -11,20 +11,23 @@ public struct HubServices: Sendable {
     public let events: EventService
     public let methods: MethodDispatcher
     public let cloudToDevice: CloudToDeviceService
+    public let metrics: HubMetrics
     public let logger: Logger
 
     public init(hostName: String, store: any HubStore, policies: [AccessPolicy], logger: Logger,
-                eventRetention: Double = 86_400, eventMaximumBytes: Int64 = 1 << 30) {
+                eventRetention: Double = 86_400, eventMaximumBytes: Int64 = 1 << 30, metrics: HubMetrics = HubMetrics()) {
         self.hostName = hostName
         self.store = store
         self.logger = logger
-        let presence = PresenceDirectory()
+        self.metrics = metrics
+        let presence = PresenceDirectory(metrics: metrics)
         self.presence = presence
         authenticator = HubAuthenticator(hostName: hostName, store: store, policies: policies)
         registry = RegistryService(store: store, presence: presence, logger: logger)
-        twins = TwinService(store: store, presence: presence, logger: logger)
-        events = EventService(store: store, retention: eventRetention, maximumBytes: eventMaximumBytes, logger: logger)
-        methods = MethodDispatcher(presence: presence, logger: logger)
-        cloudToDevice = CloudToDeviceService(store: store, presence: presence, logger: logger)
+        twins = TwinService(store: store, presence: presence, logger: logger, metrics: metrics)
+        events = EventService(store: store, retention: eventRetention, maximumBytes: eventMaximumBytes, logger: logger,
+                              metrics: metrics)
+        methods = MethodDispatcher(presence: presence, logger: logger, metrics: metrics)
+        cloudToDevice = CloudToDeviceService(store: store, presence: presence, logger: logger, metrics: metrics)
     }
 }

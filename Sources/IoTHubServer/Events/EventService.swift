@@ -14,8 +14,11 @@ public final class EventService: Sendable {
     public let retention: TimeInterval
     /// The most bytes the log keeps; the oldest messages go first.
     public let maximumBytes: Int64
+    let metrics: HubMetrics?
 
-    public init(store: any HubStore, retention: TimeInterval = 86_400, maximumBytes: Int64 = 1 << 30, logger: Logger) {
+    public init(store: any HubStore, retention: TimeInterval = 86_400, maximumBytes: Int64 = 1 << 30, logger: Logger,
+                metrics: HubMetrics? = nil) {
+        self.metrics = metrics
         self.store = store
         self.retention = retention
         self.maximumBytes = maximumBytes
@@ -33,7 +36,7 @@ public final class EventService: Sendable {
     /// - Parameter completion: runs once the message is durable, with its sequence number, or with 413002 when
     ///   the message is over 256 KiB, or 500001 when the store failed.
     public func ingest(_ message: IoTHubMessage, from identity: DeviceIdentity, authentication: AuthenticationKind,
-                       generationId: String, now: Date = Date(),
+                       generationId: String, protocol protocolName: String = "mqtt", now: Date = Date(),
                        completion: @escaping @Sendable (Result<Int64, HubError>) -> Void) {
         guard message.size <= IoTHubMessage.maximumDeviceToCloudSize else {
             completion(.failure(HubError(.messageTooLarge,
@@ -49,9 +52,12 @@ public final class EventService: Sendable {
         stamped.systemProperties.enqueuedTime = Timestamps.iso8601(now)
         stamped.systemProperties.messageSource = "Telemetry"
         let logger = self.logger
+        let metrics = self.metrics
         store.appendEvent(identity: identity, enqueuedTime: now, message: stamped) { result in
             switch result {
-            case .success(let sequence): completion(.success(sequence))
+            case .success(let sequence):
+                metrics?.messageReceived(protocol: protocolName)
+                completion(.success(sequence))
             case .failure(let error):
                 logger.error("telemetry not stored", metadata: ["identity": "\(identity)", "error": "\(error)"])
                 completion(.failure(HubError(.serverError, "the hub could not store the message; retry")))
@@ -61,9 +67,10 @@ public final class EventService: Sendable {
 
     /// Async form of ``ingest(_:from:authentication:generationId:now:completion:)``.
     public func ingest(_ message: IoTHubMessage, from identity: DeviceIdentity, authentication: AuthenticationKind,
-                       generationId: String, now: Date = Date()) async throws -> Int64 {
+                       generationId: String, protocol protocolName: String = "mqtt", now: Date = Date()) async throws -> Int64 {
         try await withCheckedThrowingContinuation { continuation in
-            ingest(message, from: identity, authentication: authentication, generationId: generationId, now: now) {
+            ingest(message, from: identity, authentication: authentication, generationId: generationId,
+                   protocol: protocolName, now: now) {
                 continuation.resume(with: $0.mapError { $0 as Error })
             }
         }

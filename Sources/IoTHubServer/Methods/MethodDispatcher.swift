@@ -17,10 +17,12 @@ public final class MethodDispatcher: Sendable {
     let logger: Logger
     /// The length of one "second" of the timeouts; tests shorten it.
     let second: Duration
+    let metrics: HubMetrics?
     private let state = NIOLockedValueBox<(nextId: UInt64, pending: [String: Pending])>((1, [:]))
 
     /// - Parameter second: the length of one second of the timeouts (tests shorten it).
-    public init(presence: PresenceDirectory, logger: Logger, second: Duration = .seconds(1)) {
+    public init(presence: PresenceDirectory, logger: Logger, second: Duration = .seconds(1), metrics: HubMetrics? = nil) {
+        self.metrics = metrics
         self.presence = presence
         self.logger = logger
         self.second = second
@@ -56,6 +58,7 @@ public final class MethodDispatcher: Sendable {
         return try await withCheckedThrowingContinuation { continuation in
             state.withLockedValue { $0.pending[requestId] = Pending(identity: identity, continuation: continuation) }
             session.sendMethodRequest(DirectMethodRequest(name: name, requestId: requestId, payload: payload))
+            metrics?.messageSent(kind: "method_request")
         }
     }
 
@@ -85,6 +88,10 @@ public final class MethodDispatcher: Sendable {
     @discardableResult
     private func finish(_ requestId: String, with result: Result<DirectMethodResponse, Error>) -> Bool {
         guard let pending = state.withLockedValue({ $0.pending.removeValue(forKey: requestId) }) else { return false }
+        switch result {
+        case .success: metrics?.methodCall(outcome: "ok")
+        case .failure(let error): metrics?.methodCall(outcome: (error as? HubError)?.code.name ?? "error")
+        }
         pending.continuation.resume(with: result)
         return true
     }

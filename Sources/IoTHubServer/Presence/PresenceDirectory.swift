@@ -7,8 +7,11 @@ import NIOConcurrencyHelpers
 /// with a directory that routes to the node holding the session; services only use this interface.
 public final class PresenceDirectory: Sendable {
     private let sessions = NIOLockedValueBox<[DeviceIdentity: any DeviceSession]>([:])
+    private let metrics: HubMetrics?
 
-    public init() {}
+    public init(metrics: HubMetrics? = nil) {
+        self.metrics = metrics
+    }
 
     /// Registers `session`, ending and returning any previous session of the same identity.
     @discardableResult
@@ -16,6 +19,7 @@ public final class PresenceDirectory: Sendable {
         let previous = sessions.withLockedValue { table in
             let previous = table[session.identity]
             table[session.identity] = session
+            metrics?.setConnectedDevices(table.count)
             return previous
         }
         if let previous, previous !== session { previous.end(.takenOver) }
@@ -28,6 +32,7 @@ public final class PresenceDirectory: Sendable {
         sessions.withLockedValue { table in
             guard let current = table[session.identity], current === session else { return false }
             table[session.identity] = nil
+            metrics?.setConnectedDevices(table.count)
             return true
         }
     }

@@ -61,7 +61,8 @@ struct DeviceMessagesController {
                 if name.hasPrefix("iothub-app-") { message.properties[String(name.dropFirst("iothub-app-".count))] = field.value }
             }
         }
-        _ = try await hub.events.ingest(message, from: record.identity, authentication: .sas, generationId: record.generationId)
+        _ = try await hub.events.ingest(message, from: record.identity, authentication: .sas, generationId: record.generationId,
+                                        protocol: "https")
         return Response(status: .noContent)
     }
 

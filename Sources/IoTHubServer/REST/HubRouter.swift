@@ -1,10 +1,17 @@
 import Hummingbird
+import NIOCore
 
 /// Builds the hub's REST router: the service API and (later) the device HTTPS API, behind IoT Hub's error format.
 public enum HubRouter {
     public static func make(_ hub: HubServices) -> Router<HubRequestContext> {
         let router = Router(context: HubRequestContext.self)
-        router.add(middleware: IoTHubErrorMiddleware())
+        router.add(middleware: IoTHubErrorMiddleware(metrics: hub.metrics))
+        // Prometheus scrape endpoint; counts only, so it needs no credentials.
+        router.get("metrics") { _, _ in
+            var headers = HTTPFields()
+            headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+            return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: hub.metrics.render())))
+        }
         DevicesController(hub: hub).register(on: router)
         StatisticsController(hub: hub).register(on: router)
         TwinsController(hub: hub).register(on: router)

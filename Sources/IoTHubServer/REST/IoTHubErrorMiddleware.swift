@@ -7,13 +7,18 @@ import IoTHubProtocol
 /// header, and the JSON body the official SDKs read:
 /// `{"Message":"ErrorCode:DeviceNotFound;…","ExceptionMessage":"Tracking ID:…","errorCode":404001,…}`.
 public struct IoTHubErrorMiddleware<Context: RequestContext>: RouterMiddleware {
-    public init() {}
+    let metrics: HubMetrics?
+
+    public init(metrics: HubMetrics? = nil) {
+        self.metrics = metrics
+    }
 
     public func handle(_ request: Request, context: Context,
                        next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
         } catch let error as HubError {
+            metrics?.error(error.code, protocol: "https")
             return Self.response(for: error)
         } catch let error as HTTPError {
             let code: IoTHubErrorCode = switch error.status.code {

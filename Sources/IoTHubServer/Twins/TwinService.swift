@@ -9,8 +9,11 @@ public struct TwinService: Sendable {
     let presence: PresenceDirectory
     let logger: Logger
     let limits: TwinLimits
+    let metrics: HubMetrics?
 
-    public init(store: any HubStore, presence: PresenceDirectory, logger: Logger, limits: TwinLimits = .iotHub) {
+    public init(store: any HubStore, presence: PresenceDirectory, logger: Logger, limits: TwinLimits = .iotHub,
+                metrics: HubMetrics? = nil) {
+        self.metrics = metrics
         self.store = store
         self.presence = presence
         self.logger = logger
@@ -20,6 +23,7 @@ public struct TwinService: Sendable {
     /// The device view `{"desired":{…},"reported":{…}}`, the body of an MQTT twin GET response.
     public func deviceView(_ identity: DeviceIdentity) async throws -> [UInt8] {
         guard let (record, document) = try await store.twin(identity) else { throw HubError.deviceNotFound(identity) }
+        metrics?.twinOperation("device_get")
         return JSONValue.object(try Self.decode(document, record: record).deviceJSON).serializedBytes()
     }
 
@@ -34,6 +38,7 @@ public struct TwinService: Sendable {
     public func patchReported(_ identity: DeviceIdentity, body: [UInt8], now: Date = Date()) async throws -> Int64 {
         let patch = try Self.parse(body)
         let limits = self.limits
+        defer { metrics?.twinOperation("reported_patch") }
         return try await store.updateTwin(identity) { record, document in
             var twin = try Self.decode(document, record: record)
             let version: Int64
@@ -65,6 +70,7 @@ public struct TwinService: Sendable {
             }
             return (Self.encode(twin), (Self.serviceView(twin, record: record), notification.map { ($0, twin.desired.version) }))
         }
+        metrics?.twinOperation(replace ? "service_replace" : "service_patch")
         if let (patch, version) = notification {
             notify(identity, patch: patch, version: version)
         }
@@ -75,6 +81,7 @@ public struct TwinService: Sendable {
     func notify(_ identity: DeviceIdentity, patch: JSONObject, version: Int64) {
         guard let session = presence.session(for: identity), session.wantsDesiredPropertyUpdates else { return }
         session.sendDesiredPropertiesPatch(JSONValue.object(patch).serializedBytes(), version: version)
+        metrics?.messageSent(kind: "desired_patch")
     }
 
     static func parse(_ body: [UInt8]) throws -> JSONValue {

@@ -1,0 +1,73 @@
+import CoreMetrics
+import IoTHubProtocol
+import NIOConcurrencyHelpers
+import Prometheus
+
+/// The hub's metrics, through swift-metrics, into a Prometheus registry owned by this hub (served at `/metrics`).
+///
+/// Every protocol head reports through the same counters, labelled by `protocol`, so dashboards compare MQTT,
+/// AMQP and HTTPS directly.
+public final class HubMetrics: Sendable {
+    /// The registry `/metrics` renders.
+    public let registry: PrometheusCollectorRegistry
+    let factory: PrometheusMetricsFactory
+    private let counters = NIOLockedValueBox<[String: CoreMetrics.Counter]>([:])
+    private let connected: CoreMetrics.Meter
+
+    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+        self.registry = registry
+        factory = PrometheusMetricsFactory(registry: registry)
+        connected = CoreMetrics.Meter(label: "iothub_connected_devices", dimensions: [], factory: factory)
+    }
+
+    /// A counter by name and labels, created once.
+    func counter(_ name: String, _ dimensions: [(String, String)]) -> CoreMetrics.Counter {
+        let key = name + dimensions.map { "|\($0.0)=\($0.1)" }.joined()
+        return counters.withLockedValue { table in
+            if let existing = table[key] { return existing }
+            let counter = CoreMetrics.Counter(label: name, dimensions: dimensions, factory: factory)
+            table[key] = counter
+            return counter
+        }
+    }
+
+    /// A device-to-cloud message was accepted.
+    public func messageReceived(protocol name: String) {
+        counter("iothub_messages_in_total", [("protocol", name)]).increment()
+    }
+
+    /// A cloud-to-device message (or method request, or twin notification) went out.
+    public func messageSent(kind: String) {
+        counter("iothub_messages_out_total", [("kind", kind)]).increment()
+    }
+
+    /// A twin operation completed.
+    public func twinOperation(_ operation: String) {
+        counter("iothub_twin_operations_total", [("operation", operation)]).increment()
+    }
+
+    /// A direct method call finished with `outcome` (`ok`, or an error name).
+    public func methodCall(outcome: String) {
+        counter("iothub_method_calls_total", [("outcome", outcome)]).increment()
+    }
+
+    /// A request or connection failed with an IoT Hub error.
+    public func error(_ code: IoTHubErrorCode, protocol name: String) {
+        counter("iothub_errors_total", [("protocol", name), ("code", code.name)]).increment()
+    }
+
+    /// Connections opened or refused.
+    public func connection(protocol name: String, accepted: Bool) {
+        counter("iothub_connections_total", [("protocol", name), ("result", accepted ? "accepted" : "refused")]).increment()
+    }
+
+    /// The number of connected identities.
+    public func setConnectedDevices(_ count: Int) {
+        connected.set(count)
+    }
+
+    /// Prometheus text exposition of every metric.
+    public func render() -> [UInt8] {
+        registry.emitToBuffer()
+    }
+}
