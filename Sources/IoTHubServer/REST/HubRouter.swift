@@ -17,6 +17,7 @@ public enum HubRouter {
         TwinsController(hub: hub).register(on: router)
         DeviceMessagesController(hub: hub).register(on: router)
         MonitorController(hub: hub).register(on: router)
+        QueryController(hub: hub).register(on: router)
         return router
     }
 }

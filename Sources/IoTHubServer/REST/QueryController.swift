@@ -1,0 +1,70 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import IoTHubProtocol
+
+/// `POST /devices/query` with `{"query":"SELECT … FROM devices …"}`: twin queries with continuation paging
+/// (`x-ms-max-item-count` and `x-ms-continuation` request headers; `x-ms-continuation` and `x-ms-item-type`
+/// response headers, as IoT Hub and its SDKs use them).
+struct QueryController {
+    let hub: HubServices
+    /// Twins read from the store per step while scanning.
+    static let scanBatch = 500
+
+    func register(on router: Router<HubRequestContext>) {
+        router.post("devices/query") { request, context in
+            try hub.authenticator.authorizeService(request.authorization, requires: .registryRead)
+            let body = try TwinService.parse(try await request.bodyBytes(limit: 64 * 1024))
+            guard let text = body["query"]?.stringValue else { throw HubError.invalid("the body needs a \"query\" string") }
+            let query: RegistryQuery
+            do { query = try RegistryQuery(parsing: text) } catch { throw HubError.invalid("\(error)") }
+            let maximum = min(max(Int(request.headers[HTTPField.Name("x-ms-max-item-count")!] ?? "") ?? 100, 1), 1000)
+            let start = try request.headers[HTTPField.Name("x-ms-continuation")!].map(Self.decodeContinuation)
+            let (items, next) = try await run(query, after: start, maximum: maximum)
+            var headers = HTTPFields()
+            headers[HTTPField.Name("x-ms-item-type")!] = query.selection == .all ? "twin" : "json"
+            if let next { headers[HTTPField.Name("x-ms-continuation")!] = Self.encodeContinuation(next) }
+            return JSONResponse.raw(JSONValue.array(items).serializedBytes(), headers: headers)
+        }
+    }
+
+    /// Runs `query` from `cursor`; returns up to `maximum` rows and the cursor to continue from, if any.
+    func run(_ query: RegistryQuery, after cursor: DeviceIdentity?, maximum: Int) async throws
+        -> (items: [JSONValue], next: DeviceIdentity?)
+    {
+        var cursor = cursor
+        var items: [JSONValue] = []
+        var count = 0
+        let includeModules = query.source == .modules
+        while true {
+            let page = try await hub.store.twins(after: cursor, includeModules: includeModules, limit: Self.scanBatch)
+            for (record, document) in page {
+                cursor = record.identity
+                if includeModules && record.identity.moduleId == nil { continue }
+                let view = JSONValue.object(TwinService.serviceView(try TwinService.decode(document, record: record), record: record))
+                guard query.matches(view) else { continue }
+                if case .count = query.selection {
+                    count += 1
+                    continue
+                }
+                items.append(query.project(view))
+                if items.count == maximum { return (items, cursor) }
+            }
+            if page.count < Self.scanBatch { break }
+        }
+        if case .count(let alias) = query.selection { return ([.object([alias: .integer(Int64(count))])], nil) }
+        return (items, nil)
+    }
+
+    static func encodeContinuation(_ identity: DeviceIdentity) -> String {
+        LibCrypto.base64Encode(Array((identity.deviceId + "\n" + (identity.moduleId ?? "")).utf8))
+    }
+
+    static func decodeContinuation(_ text: String) throws -> DeviceIdentity {
+        guard let bytes = LibCrypto.base64Decode(text), let decoded = String(validating: bytes, as: UTF8.self) else {
+            throw HubError.invalid("x-ms-continuation is not a token this hub issued")
+        }
+        let parts = decoded.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false)
+        return DeviceIdentity(deviceId: String(parts[0]), moduleId: parts.count > 1 && !parts[1].isEmpty ? String(parts[1]) : nil)
+    }
+}
