@@ -23,6 +23,10 @@ struct ServiceSDKInteropTests {
         #expect(twin["tags"] as? [String: Int] == ["floor": 2])
         #expect(out["staleTwin"] as? Int == 412)
         #expect(out["replaced"] as? [String] == ["only"])
+        #expect(out["queryBeforeReplace"] as? [String] == ["sdk-dev"])
+        // replace_twin without tags keeps them, so the query still finds the device.
+        #expect((out["query"] as? [String: Any])?["ids"] as? [String] == ["sdk-dev"])
+        #expect((out["query"] as? [String: Any])?["type"] as? String == "twin")
         #expect(out["offlineMethod"] as? Int == 404)
         #expect(out["registryStats"] as? Int == 1)
         #expect(out["serviceStats"] as? Int == 0)

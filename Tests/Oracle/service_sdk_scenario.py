@@ -6,7 +6,7 @@ import json
 import sys
 
 from azure.iot.hub import IoTHubRegistryManager
-from azure.iot.hub.models import Twin, TwinProperties, CloudToDeviceMethod
+from azure.iot.hub.models import Twin, TwinProperties, CloudToDeviceMethod, QuerySpecification
 
 
 def status_of(call):
@@ -36,10 +36,14 @@ def main():
     out["twin"] = {"version": patched.version, "tags": patched.tags, "setpoint": patched.properties.desired.get("setpoint"),
                    "desiredVersion": patched.properties.desired.get("$version")}
     out["staleTwin"] = status_of(lambda: manager.update_twin("sdk-dev", patch, twin.etag))
+    out["queryBeforeReplace"] = [t.device_id for t in manager.query_iot_hub(
+        QuerySpecification(query="SELECT * FROM devices WHERE tags.floor = 2")).items]
     replaced = manager.replace_twin("sdk-dev", Twin(properties=TwinProperties(desired={"only": True})))
     out["replaced"] = sorted(k for k in replaced.properties.desired if not k.startswith("$"))
     out["offlineMethod"] = status_of(lambda: manager.invoke_device_method(
         "sdk-dev", CloudToDeviceMethod(method_name="reboot", payload={}, response_timeout_in_seconds=5)))
+    result = manager.query_iot_hub(QuerySpecification(query="SELECT * FROM devices WHERE tags.floor = 2"), None, 10)
+    out["query"] = {"ids": [item.device_id for item in result.items], "type": result.type}
     out["registryStats"] = manager.get_device_registry_statistics().total_device_count
     out["serviceStats"] = manager.get_service_statistics().connected_device_count
     out["list"] = [d.device_id for d in manager.get_devices(10)]
