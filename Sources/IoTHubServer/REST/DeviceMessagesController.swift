@@ -46,20 +46,8 @@ struct DeviceMessagesController {
     func telemetry(_ request: Request, context: HubRequestContext) async throws -> Response {
         let record = try await authenticate(request, context: context)
         var message = IoTHubMessage(body: try await request.bodyBytes(limit: IoTHubMessage.maximumDeviceToCloudSize + 1))
-        for field in request.headers {
-            let name = field.name.canonicalName
-            switch name {
-            case "iothub-messageid": message.systemProperties.messageId = field.value
-            case "iothub-correlationid": message.systemProperties.correlationId = field.value
-            case "iothub-userid": message.systemProperties.userId = field.value
-            case "content-type": message.systemProperties.contentType = field.value
-            case "content-encoding": message.systemProperties.contentEncoding = field.value
-            case "iothub-contenttype": message.systemProperties.contentType = field.value
-            case "iothub-contentencoding": message.systemProperties.contentEncoding = field.value
-            case "iothub-creation-time-utc": message.systemProperties.creationTimeUTC = field.value
-            default:
-                if name.hasPrefix("iothub-app-") { message.properties[String(name.dropFirst("iothub-app-".count))] = field.value }
-            }
+        for field in request.headers where !Self.apply(field, to: &message) {
+            if field.name.canonicalName == "iothub-creation-time-utc" { message.systemProperties.creationTimeUTC = field.value }
         }
         _ = try await hub.events.ingest(message, from: record.identity, authentication: .sas, generationId: record.generationId,
                                         protocol: "https")
@@ -75,14 +63,8 @@ struct DeviceMessagesController {
         var message = IoTHubMessage(body: try await request.bodyBytes(limit: C2DLimits.maximumSize + 1))
         var acknowledgement = C2DAcknowledgement.none
         var timeToLive: Int?
-        for field in request.headers {
-            let name = field.name.canonicalName
-            switch name {
-            case "iothub-messageid": message.systemProperties.messageId = field.value
-            case "iothub-correlationid": message.systemProperties.correlationId = field.value
-            case "iothub-userid": message.systemProperties.userId = field.value
-            case "content-type": message.systemProperties.contentType = field.value
-            case "content-encoding": message.systemProperties.contentEncoding = field.value
+        for field in request.headers where !Self.apply(field, to: &message) {
+            switch field.name.canonicalName {
             case "iothub-ack":
                 guard let value = C2DAcknowledgement(rawValue: field.value.lowercased()) else {
                     throw HubError.invalid("iothub-ack must be none, positive, negative or full")
@@ -92,12 +74,30 @@ struct DeviceMessagesController {
                 guard let seconds = Int(field.value) else { throw HubError.invalid("iothub-ttl must be a number of seconds") }
                 timeToLive = seconds
             default:
-                if name.hasPrefix("iothub-app-") { message.properties[String(name.dropFirst("iothub-app-".count))] = field.value }
+                break
             }
         }
         try await hub.cloudToDevice.send(message, to: try TwinsController.identity(context), acknowledgement: acknowledgement,
                                          timeToLive: timeToLive)
         return Response(status: .noContent)
+    }
+
+    /// Maps the message headers IoT Hub's HTTPS API shares for both directions (`iothub-messageid`,
+    /// `iothub-correlationid`, `iothub-userid`, `content-type`, `content-encoding`, `iothub-app-{name}`) onto
+    /// `message`; `false` for any other header.
+    static func apply(_ field: HTTPField, to message: inout IoTHubMessage) -> Bool {
+        let name = field.name.canonicalName
+        switch name {
+        case "iothub-messageid": message.systemProperties.messageId = field.value
+        case "iothub-correlationid": message.systemProperties.correlationId = field.value
+        case "iothub-userid": message.systemProperties.userId = field.value
+        case "content-type", "iothub-contenttype": message.systemProperties.contentType = field.value
+        case "content-encoding", "iothub-contentencoding": message.systemProperties.contentEncoding = field.value
+        default:
+            guard name.hasPrefix("iothub-app-") else { return false }
+            message.properties[String(name.dropFirst("iothub-app-".count))] = field.value
+        }
+        return true
     }
 
     func receive(_ request: Request, context: HubRequestContext) async throws -> Response {
