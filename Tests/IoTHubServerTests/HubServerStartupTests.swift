@@ -24,7 +24,7 @@ struct HubServerStartupTests {
     @Test("an unusable data directory is a clear startup error")
     func badDataDirectory() async throws {
         let file = TestProcess.temporaryDirectory() + "/not-a-directory"
-        FileManager.default.createFile(atPath: file, contents: Data("x".utf8))
+        _ = FileManager.default.createFile(atPath: file, contents: Data("x".utf8))
         await #expect {
             try await HubServer.start(HubConfiguration(dataDirectory: file + "/hub", httpsPort: 0), logger: Logger(label: "t"))
         } throws: { error in

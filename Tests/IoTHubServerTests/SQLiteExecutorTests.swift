@@ -41,7 +41,7 @@ struct SQLiteExecutorTests {
     func failingJobIsolated() async throws {
         let executor = try Self.open(Self.temporaryPath())
         defer { executor.shutdown() }
-        try await executor.write { db in try db.query("INSERT INTO items (name) VALUES ('taken')") }
+        _ = try await executor.write { db in try db.query("INSERT INTO items (name) VALUES ('taken')") }
         await withTaskGroup(of: Bool.self) { group in
             for index in 0..<50 {
                 group.addTask {
@@ -77,7 +77,7 @@ struct SQLiteExecutorTests {
         do {
             let executor = try Self.open(path)
             for index in 0..<20 {
-                try await executor.write { db in try db.query("INSERT INTO items (name) VALUES (?)", [.text("n\(index)")]) }
+                _ = try await executor.write { db in try db.query("INSERT INTO items (name) VALUES (?)", [.text("n\(index)")]) }
             }
             executor.shutdown()
         }

@@ -47,8 +47,9 @@ public final class HubServer: Sendable {
     }
 
     static func listeners(_ configuration: HubConfiguration) -> [(Int, String)] {
-        var ports = [(configuration.httpsPort, "HTTPS")]
+        var ports = [(configuration.httpsPort, "HTTPS"), (configuration.mqttsPort, "MQTT over TLS")]
         if let port = configuration.plainHTTPPort { ports.append((port, "plain HTTP")) }
+        if let port = configuration.plainMQTTPort { ports.append((port, "plain MQTT")) }
         return ports
     }
 
@@ -70,12 +71,21 @@ public final class HubServer: Sendable {
                 address: .hostname(configuration.bindAddress, port: port), serverName: "iothub"), logger: logger))
         }
         applications.append(MaintenanceService(events: services.events, logger: logger))
+        // Listed last so that graceful shutdown (in reverse order) ends device sessions first.
+        applications.append(MQTTListener(services: services, host: configuration.bindAddress, port: configuration.mqttsPort,
+                                         tls: try NIOSSLContext(configuration: tls), logger: logger))
+        if let port = configuration.plainMQTTPort {
+            applications.append(MQTTListener(services: services, host: configuration.bindAddress, port: port, tls: nil,
+                                             logger: logger))
+        }
         let group = ServiceGroup(configuration: .init(
             services: applications.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         self.group.withLockedValue { $0 = group }
         logger.info("hub listening", metadata: [
             "host": "\(configuration.hostName)", "https": "\(configuration.bindAddress):\(configuration.httpsPort)",
             "http": "\(configuration.plainHTTPPort.map(String.init) ?? "off")",
+            "mqtts": "\(configuration.bindAddress):\(configuration.mqttsPort)",
+            "mqtt": "\(configuration.plainMQTTPort.map(String.init) ?? "off")",
         ])
         defer { data.store.close() }
         try await group.run()

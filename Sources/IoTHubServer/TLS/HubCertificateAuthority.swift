@@ -134,8 +134,8 @@ public struct HubCertificateAuthority: Sendable {
     }
 
     private static func writeSecret(_ text: String, to path: String) throws {
-        FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600])
-        guard FileManager.default.fileExists(atPath: path) else {
+        guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8),
+                                             attributes: [.posixPermissions: 0o600]) else {
             throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
         }
     }

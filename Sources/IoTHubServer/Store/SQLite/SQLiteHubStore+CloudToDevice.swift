@@ -93,7 +93,7 @@ extension SQLiteHubStore {
     }
 
     public func releaseCloudToDeviceLocks(_ identity: DeviceIdentity) async throws {
-        try await executor.write { db in
+        _ = try await executor.write { db in
             try db.query("UPDATE c2d SET lock_token = NULL, locked_until_ms = NULL WHERE device_id = ? AND module_id = ?",
                          Self.key(identity))
         }

@@ -100,7 +100,7 @@ extension SQLiteHubStore {
     }
 
     public func recordConnection(_ identity: DeviceIdentity, state: ConnectionState, at time: Date) async throws {
-        try await executor.write { db in
+        _ = try await executor.write { db in
             try db.query("""
                 UPDATE devices SET connection_state = ?, connection_updated_ms = ?, last_activity_ms = ?
                 WHERE device_id = ? AND module_id = ?

@@ -1,0 +1,39 @@
+import NIOCore
+
+/// PUBACKs in the order their PUBLISHes arrived (MQTT-4.6.0-2), though the work behind them finishes out of order.
+///
+/// Telemetry is acknowledged only once it is durable; a twin request or method response is acknowledged on receipt.
+/// Each QoS 1 PUBLISH takes a ticket; ``finish(_:)`` marks it done and returns the packet ids now free to go out.
+struct MQTTAcknowledgementQueue {
+    /// A place in the queue.
+    struct Ticket: Hashable {
+        fileprivate let number: UInt64
+    }
+
+    private var slots = CircularBuffer<(packetId: UInt16, done: Bool)>(initialCapacity: 16)
+    private var firstNumber: UInt64 = 0
+
+    /// Tickets taken and not yet released.
+    var count: Int { slots.count }
+
+    /// Takes the next place for `packetId`.
+    mutating func enqueue(_ packetId: UInt16) -> Ticket {
+        slots.append((packetId, false))
+        return Ticket(number: firstNumber + UInt64(slots.count - 1))
+    }
+
+    /// Marks `ticket` done and returns the packet ids, in arrival order, that may now be acknowledged.
+    mutating func finish(_ ticket: Ticket) -> [UInt16] {
+        guard ticket.number >= firstNumber else { return [] }
+        let index = Int(ticket.number - firstNumber)
+        guard index < slots.count else { return [] }
+        slots[slots.index(slots.startIndex, offsetBy: index)].done = true
+        var ready: [UInt16] = []
+        while let first = slots.first, first.done {
+            ready.append(first.packetId)
+            slots.removeFirst()
+            firstNumber += 1
+        }
+        return ready
+    }
+}

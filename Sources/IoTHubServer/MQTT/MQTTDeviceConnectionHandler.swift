@@ -1,0 +1,599 @@
+import Foundation
+import IoTHubProtocol
+import Logging
+import MQTTCore
+import NIOCore
+
+/// One device's MQTT connection, as IoT Hub runs it: the thin MQTT head over the hub's core services.
+///
+/// The state machine: CONNECT (validated client id and user name, SAS password) → CONNACK 0, or CONNACK 5 for any
+/// authentication failure; then PUBLISH, SUBSCRIBE, UNSUBSCRIBE, PINGREQ, PUBACK and DISCONNECT. Anything IoT Hub
+/// does not allow (a packet before CONNECT, a second CONNECT, QoS 2 PUBLISH, a topic that is not one of the
+/// device's own, a malformed packet) closes the connection.
+///
+/// Telemetry is acknowledged only once it is durable, and PUBACKs go out in the order their PUBLISHes came in.
+/// All state lives on the channel's event loop; the hub's services reach the connection through its
+/// ``MQTTDeviceSession``.
+final class MQTTDeviceConnectionHandler: ChannelDuplexHandler {
+    typealias InboundIn = MQTTPacket
+    typealias OutboundIn = MQTTPacket
+    typealias OutboundOut = MQTTPacket
+
+    private enum State: Equatable {
+        case awaitingConnect
+        case authenticating
+        case connected
+        case closed
+    }
+
+    /// The name metrics and logs use for this head ("mqtt").
+    static let protocolName = "mqtt"
+
+    private let services: HubServices
+    private let configuration: MQTTEndpointConfiguration
+    private var logger: Logger
+    private var state = State.awaitingConnect
+    /// Set once the hub decided to close; packets still buffered are ignored.
+    private var closing = false
+    private var context: ChannelHandlerContext?
+
+    // Connection
+    private var connectTimer: Scheduled<Void>?
+    private var pipelined: [MQTTPacket] = []
+    private var identity = DeviceIdentity(deviceId: "")
+    private var generationId = ""
+    private var session: MQTTDeviceSession?
+    private var will: MQTTWill?
+    private var endReason: SessionEndReason?
+    private var clientDisconnected = false
+    private var connectionRecorded: EventLoopFuture<Void>?
+
+    // Keep-alive
+    private var lastActivity = NIODeadline.uptimeNanoseconds(0)
+    private var silenceLimit = TimeAmount.seconds(90)
+    private var keepAliveTimer: Scheduled<Void>?
+
+    // Inbound PUBLISH acknowledgement and backpressure
+    private var acknowledgements = MQTTAcknowledgementQueue()
+    private var pendingTelemetry = 0
+    private var readPaused = false
+    private var readRequested = false
+    private var flushScheduled = false
+
+    // Subscriptions and outbound deliveries
+    private var twinResponsesSubscribed = false
+    private var cloudToDeviceSubscribed = false
+    private var cloudToDevice: MQTTCloudToDeviceWindow
+    private var cloudToDeviceFetching = false
+    private var cloudToDeviceWanted = false
+    private var cloudToDeviceTimer: Scheduled<Void>?
+
+    init(services: HubServices, configuration: MQTTEndpointConfiguration, logger: Logger) {
+        self.services = services
+        self.configuration = configuration
+        self.logger = logger
+        cloudToDevice = MQTTCloudToDeviceWindow(capacity: configuration.cloudToDeviceWindow)
+    }
+
+    // MARK: Channel events
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        lastActivity = context.eventLoop.now
+        if let remote = context.channel.remoteAddress { logger[metadataKey: "peer"] = "\(remote)" }
+        if context.channel.isActive { startConnectTimer(context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        if let remote = context.channel.remoteAddress { logger[metadataKey: "peer"] = "\(remote)" }
+        startConnectTimer(context)
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !closing else { return }
+        lastActivity = context.eventLoop.now
+        let packet = unwrapInboundIn(data)
+        switch state {
+        case .awaitingConnect:
+            guard case .connect(let connect) = packet else {
+                return protocolViolation("the first packet must be CONNECT, not \(packet.packetType)")
+            }
+            handleConnect(connect)
+        case .authenticating:
+            if case .connect = packet { return protocolViolation("a second CONNECT on one connection") }
+            pipelined.append(packet)
+            if pipelined.count > configuration.maximumPacketsBeforeConnAck {
+                protocolViolation("more than \(configuration.maximumPacketsBeforeConnAck) packets before CONNACK")
+            }
+        case .connected:
+            handleConnected(packet)
+        case .closed:
+            break
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        guard !closing else { return }
+        if let decodeError = error as? MQTTDecodeError {
+            if state == .awaitingConnect, case .unsupportedProtocolLevel = decodeError {
+                return refuseConnection(.unacceptableProtocolVersion, reason: decodeError.description)
+            }
+            return protocolViolation("malformed packet: \(decodeError)")
+        }
+        logger.debug("MQTT connection error", metadata: ["error": "\(error)"])
+        close()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        let wasConnected = state == .connected
+        state = .closed
+        connectTimer?.cancel()
+        keepAliveTimer?.cancel()
+        cloudToDeviceTimer?.cancel()
+        if wasConnected { sessionEnded() }
+        context.fireChannelInactive()
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if readPaused {
+            readRequested = true
+        } else {
+            context.read()
+        }
+    }
+
+    // MARK: CONNECT
+
+    private func startConnectTimer(_ context: ChannelHandlerContext) {
+        guard connectTimer == nil else { return }
+        connectTimer = context.eventLoop.assumeIsolated().scheduleTask(in: configuration.connectTimeout) { [self] in
+            guard state == .awaitingConnect || state == .authenticating else { return }
+            logger.info("closing MQTT connection: no CONNECT within \(configuration.connectTimeout)")
+            close()
+        }
+    }
+
+    private func handleConnect(_ connect: MQTTConnect) {
+        state = .authenticating
+        guard let identity = Self.identity(clientId: connect.clientId) else {
+            return refuseConnection(.identifierRejected,
+                                    reason: "client id '\(connect.clientId)' is not a valid device id or device/module id")
+        }
+        logger[metadataKey: "identity"] = "\(identity)"
+        guard let username = connect.username else {
+            return refuseConnection(.notAuthorized, reason: "CONNECT has no user name; IoT Hub needs '{host}/{id}/?api-version=…'")
+        }
+        let parsed: MQTTUserName
+        do { parsed = try MQTTUserName(parsing: username) } catch {
+            return refuseConnection(.notAuthorized, reason: error.description)
+        }
+        guard parsed.identity == identity else {
+            return refuseConnection(.notAuthorized,
+                                    reason: "user name names '\(parsed.identity)' but the client id is '\(identity)'")
+        }
+        guard parsed.hostName.lowercased() == services.hostName.lowercased() else {
+            return refuseConnection(.notAuthorized,
+                                    reason: "user name names host '\(parsed.hostName)'; this hub is '\(services.hostName)'")
+        }
+        guard let passwordBytes = connect.password, let password = String(validating: passwordBytes, as: UTF8.self) else {
+            return refuseConnection(.notAuthorized,
+                                    reason: "CONNECT has no SAS token as password (X.509 devices are not supported yet)")
+        }
+        if let will = connect.will {
+            guard case .telemetry? = try? DeviceTopic(parsing: will.topic, identity: identity) else {
+                return refuseConnection(.notAuthorized,
+                                        reason: "will topic '\(will.topic)' is not this device's telemetry topic")
+            }
+        }
+        let authenticator = services.authenticator
+        context!.eventLoop.makeFutureWithTask {
+            try await authenticator.authenticateDevice(identity, token: password)
+        }.assumeIsolated().whenComplete { [self] result in
+            guard state == .authenticating else { return }
+            switch result {
+            case .success(let record):
+                accept(connect, identity: identity, record: record)
+            case .failure(let error):
+                if let hubError = error as? HubError { services.metrics.error(hubError.code, protocol: Self.protocolName) }
+                refuseConnection(.notAuthorized, reason: "\(error)")
+            }
+        }
+    }
+
+    private func accept(_ connect: MQTTConnect, identity: DeviceIdentity, record: DeviceRecord) {
+        guard let context else { return }
+        self.identity = identity
+        generationId = record.generationId
+        will = connect.will
+        silenceLimit = configuration.silenceLimit(keepAlive: connect.keepAlive)
+        state = .connected
+        connectTimer?.cancel()
+        send(.connAck(MQTTConnAck(sessionPresent: false, returnCode: .accepted)))
+        let session = MQTTDeviceSession(identity: identity, handler: self, eventLoop: context.eventLoop)
+        self.session = session
+        services.presence.register(session)
+        services.metrics.connection(protocol: Self.protocolName, accepted: true)
+        logger.info("device connected", metadata: ["keepAlive": "\(connect.keepAlive)"])
+        let store = services.store
+        connectionRecorded = context.eventLoop.makeFutureWithTask {
+            try await store.recordConnection(identity, state: .connected, at: Date())
+        }
+        scheduleKeepAliveCheck()
+        let packets = pipelined
+        pipelined = []
+        for packet in packets where state == .connected {
+            handleConnected(packet)
+        }
+    }
+
+    private func refuseConnection(_ code: MQTTConnectReturnCode, reason: String) {
+        logger.info("MQTT connection refused", metadata: ["returnCode": "\(code)", "reason": "\(reason)"])
+        services.metrics.connection(protocol: Self.protocolName, accepted: false)
+        guard let context, !closing else { return }
+        state = .closed
+        closing = true
+        context.writeAndFlush(wrapOutboundOut(.connAck(MQTTConnAck(returnCode: code)))).assumeIsolated().whenComplete { _ in
+            context.close(promise: nil)
+        }
+    }
+
+    /// Parses `d` or `d/m` into a valid identity.
+    static func identity(clientId: String) -> DeviceIdentity? {
+        let parts = clientId.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 1 || parts.count == 2 else { return nil }
+        let identity = DeviceIdentity(deviceId: String(parts[0]), moduleId: parts.count == 2 ? String(parts[1]) : nil)
+        guard (try? identity.validate()) != nil else { return nil }
+        return identity
+    }
+
+    // MARK: Connected
+
+    private func handleConnected(_ packet: MQTTPacket) {
+        switch packet {
+        case .publish(let publish):
+            handlePublish(publish)
+        case .pubAck(let ack):
+            handleCloudToDeviceAcknowledgement(ack.packetId)
+        case .subscribe(let subscribe):
+            handleSubscribe(subscribe)
+        case .unsubscribe(let unsubscribe):
+            handleUnsubscribe(unsubscribe)
+        case .pingReq:
+            send(.pingResp)
+        case .disconnect:
+            clientDisconnected = true
+            close()
+        case .connect:
+            protocolViolation("a second CONNECT on one connection")
+        case .pubRec, .pubRel, .pubComp:
+            protocolViolation("\(packet.packetType): IoT Hub supports QoS 0 and 1 only")
+        case .connAck, .subAck, .unsubAck, .pingResp:
+            protocolViolation("\(packet.packetType) is a server packet")
+        }
+    }
+
+    private func handlePublish(_ publish: MQTTPublish) {
+        guard publish.qos != .exactlyOnce else {
+            return protocolViolation("PUBLISH with QoS 2 to '\(publish.topic)': IoT Hub supports QoS 0 and 1 only")
+        }
+        let topic: DeviceTopic
+        do { topic = try DeviceTopic(parsing: publish.topic, identity: identity) } catch {
+            return protocolViolation(error.description)
+        }
+        let ticket = publish.qos == .atLeastOnce ? publish.packetId.map { acknowledgements.enqueue($0) } : nil
+        switch topic {
+        case .telemetry(let bag):
+            ingest(IoTHubMessage(body: publish.payload, propertyBag: bag), ticket: ticket)
+        case .twinGet(let requestId):
+            acknowledge(ticket)
+            let (twins, identity) = (services.twins, identity)
+            respondToTwinRequest(requestId) { (200, try await twins.deviceView(identity), nil) }
+        case .twinReportedPatch(let requestId):
+            acknowledge(ticket)
+            let (twins, identity, body) = (services.twins, identity, publish.payload)
+            respondToTwinRequest(requestId) {
+                let version = try await twins.patchReported(identity, body: body)
+                return (204, [], version)
+            }
+        case .methodResponse(let status, let requestId):
+            acknowledge(ticket)
+            services.methods.complete(DirectMethodResponse(status: status, requestId: requestId, payload: publish.payload),
+                                      from: identity)
+        }
+    }
+
+    private func ingest(_ message: IoTHubMessage, ticket: MQTTAcknowledgementQueue.Ticket?) {
+        guard let context else { return }
+        pendingTelemetry += 1
+        if pendingTelemetry >= configuration.maximumPendingTelemetry { readPaused = true }
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        services.events.ingest(message, from: identity, authentication: .sas, generationId: generationId,
+                               protocol: Self.protocolName) { result in
+            handler.eventLoop.execute { handler.value.ingested(result, ticket: ticket) }
+        }
+    }
+
+    private func ingested(_ result: Result<Int64, HubError>, ticket: MQTTAcknowledgementQueue.Ticket?) {
+        pendingTelemetry -= 1
+        if readPaused, pendingTelemetry <= configuration.maximumPendingTelemetry / 2 { resumeReading() }
+        guard state == .connected else { return }
+        switch result {
+        case .success:
+            acknowledge(ticket)
+        case .failure(let error):
+            // No PUBACK: the device keeps the message and sends it again after it reconnects.
+            services.metrics.error(error.code, protocol: Self.protocolName)
+            logger.warning("closing MQTT connection: telemetry refused", metadata: ["error": "\(error)"])
+            close()
+        }
+    }
+
+    private func acknowledge(_ ticket: MQTTAcknowledgementQueue.Ticket?) {
+        guard let ticket else { return }
+        for packetId in acknowledgements.finish(ticket) {
+            send(.pubAck(MQTTPubAck(packetId: packetId)))
+        }
+    }
+
+    private func resumeReading() {
+        readPaused = false
+        if readRequested, let context {
+            readRequested = false
+            context.read()
+        }
+    }
+
+    private func respondToTwinRequest(_ requestId: String,
+                                      _ operation: @escaping @Sendable () async throws -> (Int, [UInt8], Int64?)) {
+        guard let context else { return }
+        context.eventLoop.makeFutureWithTask(operation).assumeIsolated().whenComplete { [self] result in
+            switch result {
+            case .success(let (status, body, version)):
+                publishTwinResponse(status: status, requestId: requestId, version: version, body: body)
+            case .failure(let error):
+                let hubError = error as? HubError ?? HubError(.serverError, "\(error)")
+                services.metrics.error(hubError.code, protocol: Self.protocolName)
+                let body = JSONValue.object([
+                    "errorCode": .integer(Int64(hubError.code.rawValue)), "message": .string(hubError.message),
+                ]).serializedBytes()
+                publishTwinResponse(status: hubError.code.httpStatus, requestId: requestId, version: nil, body: body)
+            }
+        }
+    }
+
+    private func publishTwinResponse(status: Int, requestId: String, version: Int64?, body: [UInt8]) {
+        guard state == .connected else { return }
+        guard twinResponsesSubscribed else {
+            logger.debug("twin response dropped: the device is not subscribed to $iothub/twin/res/#",
+                         metadata: ["rid": "\(requestId)"])
+            return
+        }
+        let topic = HubTopic.twinResponse(status: status, requestId: requestId, version: version).topic(for: identity)
+        send(.publish(MQTTPublish(topic: topic, payload: body)))
+    }
+
+    // MARK: SUBSCRIBE
+
+    private func handleSubscribe(_ subscribe: MQTTSubscribe) {
+        var granted: [MQTTSubAckReturnCode] = []
+        var startCloudToDevice = false
+        for subscription in subscribe.subscriptions {
+            let kind: DeviceSubscription
+            do { kind = try DeviceSubscription(parsing: subscription.topicFilter, identity: identity) } catch {
+                return protocolViolation("SUBSCRIBE: \(error)")
+            }
+            switch kind {
+            case .cloudToDevice:
+                startCloudToDevice = !cloudToDeviceSubscribed
+                cloudToDeviceSubscribed = true
+            case .twinResponses:
+                twinResponsesSubscribed = true
+            case .desiredProperties:
+                session?.updateSubscriptions { $0.desiredProperties = true }
+            case .methods:
+                session?.updateSubscriptions { $0.methods = true }
+            case .moduleInputs:
+                break  // Module inputs are fed by edge routing, which this hub does not run; nothing arrives there.
+            }
+            granted.append(MQTTSubAckReturnCode(granted: min(subscription.qos, .atLeastOnce)))
+        }
+        send(.subAck(MQTTSubAck(packetId: subscribe.packetId, returnCodes: granted)))
+        if startCloudToDevice { deliverCloudToDevice() }
+    }
+
+    private func handleUnsubscribe(_ unsubscribe: MQTTUnsubscribe) {
+        for filter in unsubscribe.topicFilters {
+            let kind: DeviceSubscription
+            do { kind = try DeviceSubscription(parsing: filter, identity: identity) } catch {
+                return protocolViolation("UNSUBSCRIBE: \(error)")
+            }
+            switch kind {
+            case .cloudToDevice: cloudToDeviceSubscribed = false
+            case .twinResponses: twinResponsesSubscribed = false
+            case .desiredProperties: session?.updateSubscriptions { $0.desiredProperties = false }
+            case .methods: session?.updateSubscriptions { $0.methods = false }
+            case .moduleInputs: break
+            }
+        }
+        send(.unsubAck(MQTTUnsubAck(packetId: unsubscribe.packetId)))
+    }
+
+    // MARK: Requests from the hub's services (via MQTTDeviceSession)
+
+    func publishDesiredPropertiesPatch(_ patch: [UInt8], version: Int64) {
+        guard state == .connected, session?.wantsDesiredPropertyUpdates == true else { return }
+        let topic = HubTopic.desiredPropertiesPatch(version: version).topic(for: identity)
+        send(.publish(MQTTPublish(topic: topic, payload: patch)))
+        services.metrics.messageSent(kind: "desired_patch")
+    }
+
+    func publishMethodRequest(_ request: DirectMethodRequest) {
+        guard state == .connected, session?.acceptsMethods == true else { return }
+        let topic = HubTopic.methodRequest(name: request.name, requestId: request.requestId).topic(for: identity)
+        send(.publish(MQTTPublish(topic: topic, payload: request.payload)))
+    }
+
+    /// Locks and delivers queued C2D messages while the device is subscribed and the window has room.
+    func deliverCloudToDevice() {
+        guard state == .connected, cloudToDeviceSubscribed, let context else { return }
+        guard !cloudToDeviceFetching else {
+            cloudToDeviceWanted = true
+            return
+        }
+        cloudToDevice.expire(before: context.eventLoop.now - configuration.cloudToDeviceLock)
+        let room = cloudToDevice.available
+        guard room > 0 else { return }
+        cloudToDeviceFetching = true
+        cloudToDeviceWanted = false
+        let (service, identity) = (services.cloudToDevice, identity)
+        let lock = configuration.cloudToDeviceLock
+        context.eventLoop.makeFutureWithTask {
+            try await service.lock(identity, maximum: room, lockDuration: Double(lock.nanoseconds) / 1e9)
+        }.assumeIsolated().whenComplete { [self] result in
+            cloudToDeviceFetching = false
+            switch result {
+            case .success(let envelopes):
+                guard state == .connected, cloudToDeviceSubscribed else {
+                    return abandon(envelopes.compactMap(\.lockToken))
+                }
+                for envelope in envelopes {
+                    guard let lockToken = envelope.lockToken else { continue }
+                    let packetId = cloudToDevice.add(lockToken: lockToken, now: context.eventLoop.now)
+                    let topic = HubTopic.cloudToDevice(envelope.message.cloudToDevicePropertyBag).topic(for: identity)
+                    send(.publish(MQTTPublish(topic: topic, payload: envelope.message.body, qos: .atLeastOnce,
+                                              packetId: packetId)))
+                }
+                scheduleCloudToDeviceLockCheck()
+                if cloudToDeviceWanted || envelopes.count == room { deliverCloudToDevice() }
+            case .failure(let error):
+                logger.warning("cloud-to-device delivery failed; retrying", metadata: ["error": "\(error)"])
+                scheduleCloudToDeviceLockCheck(after: .seconds(5))
+            }
+        }
+    }
+
+    private func handleCloudToDeviceAcknowledgement(_ packetId: UInt16) {
+        guard let lockToken = cloudToDevice.acknowledge(packetId), let context else {
+            logger.debug("PUBACK for no delivery in flight (its lock may have expired)", metadata: ["packetId": "\(packetId)"])
+            return
+        }
+        let (service, identity) = (services.cloudToDevice, identity)
+        context.eventLoop.makeFutureWithTask {
+            try await service.settle(identity, lockToken: lockToken, disposition: .complete)
+        }.assumeIsolated().whenComplete { [self] result in
+            if case .failure(let error) = result {
+                logger.debug("cloud-to-device completion failed", metadata: ["error": "\(error)"])
+            }
+            deliverCloudToDevice()
+        }
+    }
+
+    private func scheduleCloudToDeviceLockCheck(after delay: TimeAmount? = nil) {
+        guard cloudToDeviceTimer == nil, let context else { return }
+        guard delay != nil || !cloudToDevice.inFlight.isEmpty else { return }
+        let wait = delay ?? configuration.cloudToDeviceLock + .seconds(1)
+        cloudToDeviceTimer = context.eventLoop.assumeIsolated().scheduleTask(in: wait) { [self] in
+            cloudToDeviceTimer = nil
+            deliverCloudToDevice()
+            scheduleCloudToDeviceLockCheck()
+        }
+    }
+
+    private func abandon(_ lockTokens: [String]) {
+        guard !lockTokens.isEmpty else { return }
+        let (service, identity, logger) = (services.cloudToDevice, identity, logger)
+        Task {
+            for token in lockTokens {
+                do { try await service.settle(identity, lockToken: token, disposition: .abandon) } catch {
+                    logger.debug("returning a C2D message to the queue failed", metadata: ["error": "\(error)"])
+                }
+            }
+        }
+    }
+
+    /// Closes the connection on the hub's behalf (takeover, disable, delete, shutdown).
+    func end(_ reason: SessionEndReason) {
+        guard !closing else { return }
+        endReason = reason
+        logger.info("closing MQTT connection", metadata: ["reason": "\(reason)"])
+        close()
+    }
+
+    // MARK: Keep-alive
+
+    private func scheduleKeepAliveCheck() {
+        guard let context else { return }
+        let deadline = lastActivity + silenceLimit
+        keepAliveTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
+            guard state == .connected else { return }
+            if context.eventLoop.now - lastActivity >= silenceLimit {
+                logger.info("closing MQTT connection: silent for longer than 1.5 × keep-alive",
+                            metadata: ["limit": "\(silenceLimit)"])
+                close()
+            } else {
+                scheduleKeepAliveCheck()
+            }
+        }
+    }
+
+    // MARK: Closing
+
+    private func sessionEnded() {
+        guard let session else { return }
+        let stillCurrent = services.presence.unregister(session)
+        session.detach()
+        self.session = nil
+        abandon(cloudToDevice.removeAll())
+        let (store, identity) = (services.store, identity)
+        if stillCurrent {
+            services.methods.connectionEnded(identity)
+            let recorded = connectionRecorded ?? context?.eventLoop.makeSucceededVoidFuture()
+            recorded?.whenComplete { _ in
+                Task { try? await store.recordConnection(identity, state: .disconnected, at: Date()) }
+            }
+        }
+        if let will, !clientDisconnected, endReason == nil, case .telemetry(let bag)? = try? DeviceTopic(parsing: will.topic, identity: identity) {
+            var message = IoTHubMessage(body: will.payload, propertyBag: bag)
+            message.properties["iothub-MessageType"] = "Will"
+            let logger = self.logger
+            services.events.ingest(message, from: identity, authentication: .sas, generationId: generationId,
+                                   protocol: Self.protocolName) { result in
+                if case .failure(let error) = result { logger.warning("will message not stored", metadata: ["error": "\(error)"]) }
+            }
+        }
+        logger.info("device disconnected", metadata: [
+            "reason": "\(endReason.map(\.description) ?? (clientDisconnected ? "DISCONNECT" : "connection closed"))",
+        ])
+    }
+
+    private func protocolViolation(_ reason: String) {
+        logger.warning("closing MQTT connection: \(reason)")
+        services.metrics.error(.argumentInvalid, protocol: Self.protocolName)
+        close()
+    }
+
+    private func close() {
+        guard let context, !closing else { return }
+        closing = true
+        if state != .connected { state = .closed }
+        flushNow()
+        context.close(promise: nil)
+    }
+
+    // MARK: Writing
+
+    /// Writes a packet; writes made in one event-loop tick share one flush.
+    private func send(_ packet: MQTTPacket) {
+        guard let context else { return }
+        context.write(wrapOutboundOut(packet), promise: nil)
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        context.eventLoop.assumeIsolated().execute { [self] in flushNow() }
+    }
+
+    private func flushNow() {
+        flushScheduled = false
+        context?.flush()
+    }
+}

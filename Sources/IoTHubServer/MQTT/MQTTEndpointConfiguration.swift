@@ -1,0 +1,31 @@
+import MQTTCore
+import NIOCore
+
+/// Limits and timings of the hub's MQTT device endpoint; the defaults follow IoT Hub.
+public struct MQTTEndpointConfiguration: Sendable {
+    /// How long a new connection may take to send CONNECT and finish authentication.
+    public var connectTimeout: TimeAmount = .seconds(30)
+    /// The keep-alive the hub assumes at most (IoT Hub caps it at 1767 s); a CONNECT keep-alive of 0 means this.
+    public var maximumKeepAliveSeconds: Int = 1767
+    /// A connection silent for this multiple of its keep-alive is closed (IoT Hub: 1.5).
+    public var keepAliveFactor: Double = 1.5
+    /// Telemetry messages of one connection waiting to become durable; above this the hub stops reading from
+    /// the connection until the store catches up (TCP backpressure instead of unbounded memory).
+    public var maximumPendingTelemetry: Int = 256
+    /// Packets a client may pipeline behind its CONNECT while the hub authenticates it.
+    public var maximumPacketsBeforeConnAck: Int = 64
+    /// Cloud-to-device messages in flight (delivered, not yet acknowledged) per connection.
+    public var cloudToDeviceWindow: Int = 8
+    /// The largest packet accepted: a 256 KiB message plus room for its topic and property bag.
+    public var maximumPacketSize: Int = MQTTStreamDecoder.defaultMaximumPacketSize
+    /// The lock a delivered C2D message holds; unacknowledged deliveries older than this are redelivered.
+    public var cloudToDeviceLock: TimeAmount = .seconds(60)
+
+    public init() {}
+
+    /// The silence after which a connection with `keepAlive` (from its CONNECT) is closed.
+    public func silenceLimit(keepAlive: UInt16) -> TimeAmount {
+        let seconds = keepAlive == 0 ? maximumKeepAliveSeconds : min(Int(keepAlive), maximumKeepAliveSeconds)
+        return .milliseconds(Int64((Double(seconds) * keepAliveFactor * 1000).rounded()))
+    }
+}

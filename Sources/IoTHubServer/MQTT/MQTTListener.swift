@@ -1,0 +1,56 @@
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+import ServiceLifecycle
+
+/// The hub's MQTT device endpoint on one port, over TLS (8883) or plain TCP (opt-in, for local simulation; SAS
+/// authentication is enforced either way).
+///
+/// Runs as a service of the hub's service group: on graceful shutdown it stops accepting, ends every MQTT session
+/// and waits for the connections to close.
+struct MQTTListener: Service {
+    let services: HubServices
+    let host: String
+    let port: Int
+    /// TLS for this port; `nil` for plain MQTT.
+    let tls: NIOSSLContext?
+    var configuration = MQTTEndpointConfiguration()
+    let logger: Logger
+
+    /// Builds the child pipeline of one device connection: [TLS] → packet codec → connection handler.
+    static func initialize(_ channel: any Channel, services: HubServices, tls: NIOSSLContext?,
+                           configuration: MQTTEndpointConfiguration, logger: Logger) -> EventLoopFuture<Void> {
+        channel.eventLoop.makeCompletedFuture {
+            let pipeline = channel.pipeline.syncOperations
+            if let tls { try pipeline.addHandler(NIOSSLServerHandler(context: tls)) }
+            try pipeline.addHandler(MQTTPacketCodecHandler(maximumPacketSize: configuration.maximumPacketSize))
+            try pipeline.addHandler(MQTTDeviceConnectionHandler(services: services, configuration: configuration,
+                                                                logger: logger))
+        }
+    }
+
+    func run() async throws {
+        let (services, tls, configuration, logger) = (self.services, self.tls, self.configuration, self.logger)
+        let connections = ChannelCollector()
+        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.backlog, value: 4096)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                connections.add(channel)
+                return Self.initialize(channel, services: services, tls: tls, configuration: configuration, logger: logger)
+            }
+            .bind(host: host, port: port).get()
+        logger.info("MQTT listening", metadata: ["address": "\(host):\(port)", "tls": "\(tls != nil)"])
+        await withGracefulShutdownHandler {
+            try? await server.closeFuture.get()
+        } onGracefulShutdown: {
+            server.close(promise: nil)
+        }
+        // Stop taking connections, end every device session of this listener, wait for them to close.
+        for session in services.presence.all where session is MQTTDeviceSession { session.end(.shutdown) }
+        await connections.closeAll()
+        logger.info("MQTT listener stopped", metadata: ["port": "\(port)"])
+    }
+}

@@ -1,0 +1,51 @@
+import MQTTCore
+import NIOCore
+
+/// Turns the byte stream of a connection into ``MQTTPacket``s and back, with MQTTCore's streaming decoder.
+///
+/// Partial and coalesced reads are handled by the decoder. The first malformed or oversized packet is passed on as
+/// an ``MQTTDecodeError`` through `errorCaught`, after which the handler decodes nothing more: the connection
+/// handler answers (CONNACK 1 for a wrong protocol level) and closes.
+final class MQTTPacketCodecHandler: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = MQTTPacket
+    typealias OutboundIn = MQTTPacket
+    typealias OutboundOut = ByteBuffer
+
+    private var decoder: MQTTStreamDecoder
+    private let encoder = MQTTPacketEncoder()
+    private var failed = false
+
+    /// - Parameter maximumPacketSize: the largest packet accepted, fixed header included.
+    init(maximumPacketSize: Int = MQTTStreamDecoder.defaultMaximumPacketSize) {
+        decoder = MQTTStreamDecoder(maximumPacketSize: maximumPacketSize)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !failed else { return }
+        var buffer = unwrapInboundIn(data)
+        if let bytes = buffer.readBytes(length: buffer.readableBytes) { decoder.append(bytes) }
+        do {
+            while let packet = try decoder.next() {
+                context.fireChannelRead(wrapInboundOut(packet))
+                guard !failed, context.channel.isActive else { return }
+            }
+        } catch {
+            failed = true
+            context.fireErrorCaught(error)
+        }
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let packet = unwrapOutboundIn(data)
+        do {
+            let bytes = try encoder.encode(packet)
+            var buffer = context.channel.allocator.buffer(capacity: bytes.count)
+            buffer.writeBytes(bytes)
+            context.write(wrapOutboundOut(buffer), promise: promise)
+        } catch {
+            promise?.fail(error)
+            context.fireErrorCaught(error)
+        }
+    }
+}
