@@ -2,7 +2,8 @@ import Foundation
 import Logging
 @testable import IoTHubServer
 
-/// A hub running in this process on the official SDKs' fixed ports (443 HTTPS), over a fresh data directory.
+/// A hub running in this process on the official SDKs' fixed ports (443 HTTPS, 8883 MQTT over TLS), over a fresh
+/// data directory.
 ///
 /// The official SDKs cannot use other ports, so suites that use this are serialized with `.serialized` and
 /// take the `InteropLock`.
@@ -27,10 +28,12 @@ final class RunningHub: Sendable {
         let server = try await HubServer.start(
             HubConfiguration(dataDirectory: directory, hostName: "localhost", plainHTTPPort: plainHTTPPort), logger: logger)
         let task = Task { try await server.run() }
-        // Wait until HTTPS accepts connections.
-        for _ in 0..<200 {
-            if (try? TestProcess.run("/usr/bin/bash", ["-c", "exec 3<>/dev/tcp/127.0.0.1/443"]).status) == 0 { break }
-            try await Task.sleep(for: .milliseconds(25))
+        // Wait until HTTPS and MQTT accept connections.
+        for port in [443, 8883] {
+            for _ in 0..<200 {
+                if (try? TestProcess.run("/usr/bin/bash", ["-c", "exec 3<>/dev/tcp/127.0.0.1/\(port)"]).status) == 0 { break }
+                try await Task.sleep(for: .milliseconds(25))
+            }
         }
         return RunningHub(server: server, task: task)
     }
