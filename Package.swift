@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .library(name: "IoTHubProtocol", targets: ["IoTHubProtocol"]),
         .library(name: "MQTTCore", targets: ["MQTTCore"]),
+        .library(name: "IoTHubDevice", targets: ["IoTHubDevice"]),
         .executable(name: "iothub", targets: ["iothub"]),
     ],
     dependencies: [
@@ -37,6 +38,12 @@ let package = Package(
         // MARK: Sans-IO cores.
         .target(name: "IoTHubProtocol", dependencies: ["COpenSSL"]),
         .target(name: "MQTTCore"),
+
+        // MARK: The device SDK (libmosquitto on its own epoll loop, system OpenSSL).
+        .target(name: "IoTHubDevice", dependencies: [
+            "IoTHubProtocol", "CMosquitto", "COpenSSL", "CLinuxSystem",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
 
         // MARK: The companion hub.
         .target(name: "IoTHubServer", dependencies: [
@@ -74,6 +81,9 @@ let package = Package(
             .product(name: "NIOEmbedded", package: "swift-nio"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
+        ]),
+        .testTarget(name: "IoTHubDeviceTests", dependencies: [
+            "IoTHubDevice", "IoTHubServer", "IoTHubProtocol",
         ]),
         .testTarget(name: "CInteropTests", dependencies: ["CMosquitto", "CProton", "COpenSSL", "CLinuxSystem"]),
     ],

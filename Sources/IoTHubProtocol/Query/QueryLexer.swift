@@ -46,7 +46,8 @@ struct QueryLexer {
                 }
                 guard closed else { throw QueryError(offset: start, message: "the string starting here is not closed") }
                 tokens.append((.string(String(value)), start))
-            case "0"..."9", "-" where index + 1 < scalars.count && ("0"..."9").contains(scalars[index + 1]):
+            case _ where ("0"..."9").contains(scalar)
+                || (scalar == "-" && index + 1 < scalars.count && ("0"..."9").contains(scalars[index + 1])):
                 var text = String(scalar)
                 index += 1
                 while index < scalars.count, ("0"..."9").contains(scalars[index]) || scalars[index] == "." || scalars[index] == "e"

@@ -1,0 +1,97 @@
+import COpenSSL
+import Glibc
+import Synchronization
+
+/// A TLS client configuration shared by many device clients: one OpenSSL `SSL_CTX`.
+///
+/// Each libmosquitto client that creates its own context costs 40–800 KB and parses the CA bundle again; clients
+/// that share one of these cost about 25 KB. Peers are always verified (TLS 1.2 minimum, certificate chain and host
+/// name); there is no option to turn verification off.
+///
+/// ```swift
+/// let tls = try DeviceTLSContext(trust: .caFile("/etc/iothub/ca.pem"))
+/// ```
+public final class DeviceTLSContext: @unchecked Sendable {
+    // @unchecked: the SSL_CTX is configured once in init and only read afterwards; OpenSSL reference-counts it and
+    // allows concurrent use of a configured context from many connections.
+
+    /// Where trusted root certificates come from.
+    public enum Trust: Sendable, Hashable {
+        /// The operating system's trust store (`/etc/ssl/certs`).
+        case system
+        /// A PEM file of CA certificates (for example the companion hub's `tls/ca.pem`).
+        case caFile(String)
+    }
+
+    let context: OpaquePointer
+    /// The trust this context was built with.
+    public let trust: Trust
+
+    /// Creates a client context that verifies servers against `trust`.
+    /// - Throws: ``DeviceClientError/tlsConfiguration(_:)`` when OpenSSL cannot create the context or load the CAs.
+    public init(trust: Trust = .system) throws(DeviceClientError) {
+        guard let context = SSL_CTX_new(TLS_client_method()) else {
+            throw .tlsConfiguration("OpenSSL could not create a TLS context: \(Self.lastError())")
+        }
+        self.context = context
+        self.trust = trust
+        _ = copenssl_ctx_set_min_proto_version(context, TLS1_2_VERSION)
+        _ = copenssl_ctx_set_options_no_compression(context)
+        SSL_CTX_set_verify(context, SSL_VERIFY_PEER, nil)
+        switch trust {
+        case .system:
+            // On a throw below, deinit frees the context (every stored property is set by then).
+            guard SSL_CTX_set_default_verify_paths(context) == 1 else {
+                throw .tlsConfiguration("could not load the system trust store: \(Self.lastError())")
+            }
+        case .caFile(let path):
+            guard SSL_CTX_load_verify_locations(context, path, nil) == 1 else {
+                throw .tlsConfiguration("could not load CA certificates from '\(path)': \(Self.lastError()); "
+                                        + "check that the file exists and holds PEM certificates")
+            }
+        }
+    }
+
+    deinit {
+        SSL_CTX_free(context)
+    }
+
+    private static let cache = Mutex<[Trust: DeviceTLSContext]>([:])
+
+    /// The process-wide context for `trust`, created on first use: clients that do not bring their own context
+    /// share one per trust setting.
+    public static func shared(trust: Trust) throws(DeviceClientError) -> DeviceTLSContext {
+        if let context = cache.withLock({ $0[trust] }) { return context }
+        let context = try DeviceTLSContext(trust: trust)
+        return cache.withLock { cache in
+            if let existing = cache[trust] { return existing }
+            cache[trust] = context
+            return context
+        }
+    }
+
+    /// Makes the TLS session of a connection check that the server certificate names `host` (DNS name or IP).
+    /// - Parameter ssl: the connection's `SSL*` (from `mosquitto_ssl_get`).
+    static func verifyHost(_ host: String, ssl: UnsafeMutableRawPointer) -> Bool {
+        let connection = OpaquePointer(ssl)
+        SSL_set_hostflags(connection, UInt32(X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS))
+        if Self.isIPAddress(host) {
+            return X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(connection), host) == 1
+        }
+        return SSL_set1_host(connection, host) == 1
+    }
+
+    private static func isIPAddress(_ host: String) -> Bool {
+        var v4 = in_addr()
+        var v6 = in6_addr()
+        return inet_pton(AF_INET, host, &v4) == 1 || inet_pton(AF_INET6, host, &v6) == 1
+    }
+
+    static func lastError() -> String {
+        let code = ERR_get_error()
+        guard code != 0 else { return "no OpenSSL error queued" }
+        var buffer = [CChar](repeating: 0, count: 256)
+        ERR_error_string_n(code, &buffer, buffer.count)
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
