@@ -9,6 +9,9 @@ let package = Package(
         .library(name: "MQTTCore", targets: ["MQTTCore"]),
         .library(name: "IoTHubDevice", targets: ["IoTHubDevice"]),
         .executable(name: "iothub", targets: ["iothub"]),
+        .executable(name: "sample-telemetry", targets: ["sample-telemetry"]),
+        .executable(name: "sample-thermostat", targets: ["sample-thermostat"]),
+        .executable(name: "sample-c2d-listener", targets: ["sample-c2d-listener"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -44,6 +47,18 @@ let package = Package(
             "IoTHubProtocol", "CMosquitto", "COpenSSL", "CLinuxSystem",
             .product(name: "Logging", package: "swift-log"),
         ]),
+
+        // MARK: Samples: small device programs on the SDK (see README, "Device SDK samples").
+        .target(name: "SampleSupport", dependencies: ["IoTHubDevice"], path: "Samples/Support"),
+        .executableTarget(name: "sample-telemetry", dependencies: [
+            "SampleSupport", "IoTHubDevice", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "Samples/telemetry"),
+        .executableTarget(name: "sample-thermostat", dependencies: [
+            "SampleSupport", "IoTHubDevice", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "Samples/thermostat"),
+        .executableTarget(name: "sample-c2d-listener", dependencies: [
+            "SampleSupport", "IoTHubDevice", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "Samples/c2d-listener"),
 
         // MARK: The companion hub.
         .target(name: "IoTHubServer", dependencies: [

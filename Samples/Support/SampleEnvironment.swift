@@ -1,0 +1,48 @@
+import Foundation
+import IoTHubDevice
+
+/// What every sample reads from its environment, as Azure's own samples do.
+///
+/// - `IOTHUB_DEVICE_CONNECTION_STRING` (required): `HostName=…;DeviceId=…;SharedAccessKey=…`
+///   (`iothub device connection-string ID` prints one for the local hub).
+/// - `IOTHUB_CA_FILE` (optional): a PEM file of CAs to trust instead of the system store; for the local hub,
+///   its `tls/ca.pem`.
+/// - `IOTHUB_MQTT_PORT` (optional): the MQTT-over-TLS port when it is not 8883 (a local hub on another port).
+public enum SampleEnvironment {
+    /// A client from the environment; exits with a message when the connection string is missing or malformed.
+    public static func makeClient() -> DeviceClient {
+        let environment = ProcessInfo.processInfo.environment
+        guard let connectionString = environment["IOTHUB_DEVICE_CONNECTION_STRING"], !connectionString.isEmpty else {
+            fail("set IOTHUB_DEVICE_CONNECTION_STRING to the device's connection string "
+                 + "(for the local hub: iothub device connection-string DEVICE_ID)")
+        }
+        var options = DeviceClientOptions()
+        if let caFile = environment["IOTHUB_CA_FILE"], !caFile.isEmpty { options.trust = .caFile(caFile) }
+        if let portText = environment["IOTHUB_MQTT_PORT"], !portText.isEmpty {
+            guard let port = Int(portText), (1...65535).contains(port) else {
+                fail("IOTHUB_MQTT_PORT must be a port number, not '\(portText)'")
+            }
+            options.port = port
+        }
+        do {
+            return try DeviceClient(connectionString: connectionString, options: options)
+        } catch {
+            fail("\(error)")
+        }
+    }
+
+    /// Prints connection state changes to standard error while the sample runs.
+    public static func logStates(of client: DeviceClient) -> Task<Void, Never> {
+        Task {
+            for await state in await client.connectionStates {
+                FileHandle.standardError.write(Data("[\(client.identity.clientId)] \(state)\n".utf8))
+            }
+        }
+    }
+
+    /// Prints `message` to standard error and exits with status 1.
+    public static func fail(_ message: String) -> Never {
+        FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+        exit(1)
+    }
+}

@@ -1,0 +1,129 @@
+import Foundation
+import IoTHubDevice
+import IoTHubProtocol
+import Testing
+@testable import IoTHubServer
+
+/// The sample programs, run as the README runs them, against the companion hub over TLS.
+@Suite(.serialized, .timeLimit(.minutes(3)))
+struct SampleProgramTests {
+    /// Runs a sample with the device's connection string and the hub's CA in its environment.
+    private func run(_ product: String, _ arguments: [String], hub: LocalHub, deviceId: String) async throws
+        -> (status: Int32, output: String)
+    {
+        let key = try await hub.createDevice(deviceId)
+        let process = Process()
+        process.executableURL = try SampleBinaries.path(product)
+        process.arguments = arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["IOTHUB_DEVICE_CONNECTION_STRING"] = "HostName=localhost;DeviceId=\(deviceId);SharedAccessKey=\(key)"
+        environment["IOTHUB_CA_FILE"] = hub.caPath
+        environment["IOTHUB_MQTT_PORT"] = "\(hub.mqttsPort)"
+        process.environment = environment
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        // Read on a background thread so a chatty program cannot block on a full pipe.
+        let data = await Task.detached { output.fileHandleForReading.readDataToEndOfFile() }.value
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    @Test func telemetrySampleSendsAndWaitsForEveryAcknowledgement() async throws {
+        let hub = try await LocalHub.start()
+        defer { hub.removeData() }
+        let result = try await run("sample-telemetry", ["--count", "25", "--interval-ms", "2"], hub: hub,
+                                   deviceId: "sample-telemetry")
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.output.contains("sent 25 messages, all acknowledged"))
+        let events = try await hub.events(for: "sample-telemetry")
+        #expect(Set(events.compactMap { $0.message.properties["index"] }) == Set((0..<25).map { "\($0)" }))
+        #expect(events.allSatisfy { $0.message.systemProperties.contentType == "application/json" })
+        await hub.stop()
+    }
+
+    @Test func telemetrySampleExplainsAMissingConnectionString() throws {
+        let process = Process()
+        process.executableURL = try SampleBinaries.path("sample-telemetry")
+        process.environment = ["PATH": "/usr/bin:/bin"]
+        let output = Pipe()
+        process.standardError = output
+        process.standardOutput = output
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 1)
+        #expect(text.contains("IOTHUB_DEVICE_CONNECTION_STRING"))
+    }
+
+    @Test func thermostatSampleReportsFollowsDesiredAndAnswersMethods() async throws {
+        let hub = try await LocalHub.start()
+        defer { hub.removeData() }
+        let identity = DeviceIdentity(deviceId: "sample-thermostat")
+        let running = Task { try await run("sample-thermostat", ["--seconds", "6"], hub: hub, deviceId: identity.deviceId) }
+        // Wait until the sample reported its state and subscribed to methods.
+        var report: DirectMethodResponse?
+        for _ in 0..<100 where report == nil {
+            try await Task.sleep(for: .milliseconds(50))
+            report = try? await hub.services.methods.invoke(identity, method: "getMaxMinReport", payload: [])
+        }
+        #expect(report?.status == 200)
+        let twin = try await hub.services.twins.serviceView(identity)
+        #expect(twin["properties"]?.objectValue?["reported"]?.objectValue?["serialNumber"] == "swift-0001")
+        _ = try await hub.services.twins.update(identity, body: ["properties": ["desired": ["targetTemperature": 25.5]]],
+                                                ifMatch: nil, replace: false)
+        let reboot = try await hub.services.methods.invoke(identity, method: "reboot", payload: Array(#"{"delay":2}"#.utf8))
+        #expect(reboot.status == 200)
+        let result = try await running.value
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.output.contains("desired targetTemperature 25.5"))
+        let reported = try await hub.services.twins.serviceView(identity)["properties"]?.objectValue?["reported"]?.objectValue
+        #expect(reported?["targetTemperature"]?.objectValue?["value"] == 25.5)
+        #expect(try await hub.events(for: identity.deviceId).count >= 3)
+        await hub.stop()
+    }
+
+    @Test func c2dListenerSamplePrintsMessages() async throws {
+        let hub = try await LocalHub.start()
+        defer { hub.removeData() }
+        let identity = DeviceIdentity(deviceId: "sample-c2d")
+        let running = Task { try await run("sample-c2d-listener", ["--count", "2"], hub: hub, deviceId: identity.deviceId) }
+        // Messages sent before the sample subscribes wait in the hub's queue.
+        for _ in 0..<100 where (try? await hub.services.store.device(identity)) == nil {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        _ = try await hub.services.cloudToDevice.send(IoTHubMessage(text: "first", properties: ["color": "red"]), to: identity)
+        _ = try await hub.services.cloudToDevice.send(IoTHubMessage(text: "second"), to: identity)
+        let result = try await running.value
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.output.contains("properties=[color=red]: first"))
+        #expect(result.output.contains(": second"))
+        await hub.stop()
+    }
+}
+
+/// Finds the sample executables next to the test bundle (`swift test` builds every product), building them when
+/// they are missing.
+enum SampleBinaries {
+    static func path(_ product: String) throws -> URL {
+        let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let candidates = [
+            Bundle.main.bundleURL.appendingPathComponent(product),
+            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(product),
+            packageRoot.appendingPathComponent(".build/debug/\(product)"),
+        ]
+        if let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) { return found }
+        let build = Process()
+        build.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        build.arguments = ["swift", "build", "--package-path", packageRoot.path, "--product", product]
+        try build.run()
+        build.waitUntilExit()
+        let built = packageRoot.appendingPathComponent(".build/debug/\(product)")
+        guard build.terminationStatus == 0, FileManager.default.isExecutableFile(atPath: built.path) else {
+            throw DeviceClientError.invalidConfiguration("cannot build \(product) (swift build exited \(build.terminationStatus))")
+        }
+        return built
+    }
+}
