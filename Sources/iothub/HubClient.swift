@@ -90,7 +90,8 @@ struct HubClient {
         for try await chunk in response.body {
             pending += Array(buffer: chunk)
             while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
-                try handle(String(decoding: pending[..<newline], as: UTF8.self))
+                // Empty lines are the stream's heartbeats.
+                if newline > pending.startIndex { try handle(String(decoding: pending[..<newline], as: UTF8.self)) }
                 pending.removeSubrange(...newline)
             }
         }

@@ -10,14 +10,17 @@ struct DeviceSDKInteropTests {
     @Test("telemetry, twins both ways, methods with timeout, C2D, refusals and delete-while-connected")
     func deviceScenario() async throws {
         let hub = try await RunningHub.start()
-        let result = Result { () throws -> ([String: Any], [JSONValue]) in
-            let out = try Python.runJSON("device_sdk_scenario.py", [hub.ownerConnectionString, hub.caPath], caPath: hub.caPath)
-            let monitor = try TestProcess.run(CommandLineTests.binary, [
+        let result: Result<([String: Any], [JSONValue]), any Error>
+        do {
+            let out = try await Python.runJSON("device_sdk_scenario.py", [hub.ownerConnectionString, hub.caPath], caPath: hub.caPath)
+            let monitor = try await TestProcess.runOffPool(CommandLineTests.binary, [
                 "monitor", "--device", "mqtt-dev", "--from-start", "--limit", "3",
                 "--connection-string", hub.ownerConnectionString, "--ca-file", hub.caPath,
             ])
             let lines = try monitor.output.split(separator: "\n").map { try JSONValue(parsing: String($0)) }
-            return (out, lines)
+            result = .success((out, lines))
+        } catch {
+            result = .failure(error)
         }
         await hub.stop()
         let (out, events) = try result.get()

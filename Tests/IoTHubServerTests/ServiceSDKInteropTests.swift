@@ -8,7 +8,12 @@ struct ServiceSDKInteropTests {
     @Test("registry, twins, methods, statistics and errors as the official service SDK sees them")
     func registryAndTwins() async throws {
         let hub = try await RunningHub.start()
-        let result = Result { try Python.runJSON("service_sdk_scenario.py", [hub.ownerConnectionString], caPath: hub.caPath) }
+        let result: Result<[String: Any], any Error>
+        do {
+            result = .success(try await Python.runJSON("service_sdk_scenario.py", [hub.ownerConnectionString], caPath: hub.caPath))
+        } catch {
+            result = .failure(error)
+        }
         await hub.stop()
         let out = try result.get()
         let created = try #require(out["created"] as? [String: Any])

@@ -1,6 +1,8 @@
 import Foundation
 import Hummingbird
 import IoTHubProtocol
+import ServiceLifecycle
+import Synchronization
 
 /// `GET /monitor/events`: stored and live telemetry as JSON lines (`application/x-ndjson`), for `iothub monitor`.
 ///
@@ -8,11 +10,14 @@ import IoTHubProtocol
 /// default only new messages), `after=N` (begin after sequence number N), `limit=N` (stop after N messages).
 /// Each line: `{"sequenceNumber","deviceId","moduleId"?,"enqueuedTime","body","bodyEncoding"?,"properties",
 /// "systemProperties"}`; `body` is the UTF-8 text, or base64 with `"bodyEncoding":"base64"` when not UTF-8.
-/// Needs a policy with ServiceConnect.
+/// While no messages arrive, an empty line goes out every ``heartbeatInterval`` (readers skip empty lines), so a
+/// client that went away is noticed; the stream ends when the hub shuts down. Needs a policy with ServiceConnect.
 struct MonitorController {
     let hub: HubServices
     /// How long the stream waits before looking for new messages again.
     var pollInterval: Duration = .milliseconds(100)
+    /// How long the stream stays silent before it writes an empty line.
+    var heartbeatInterval: Duration = .seconds(5)
 
     func register(on router: Router<HubRequestContext>) {
         router.get("monitor/events") { request, _ in
@@ -30,23 +35,36 @@ struct MonitorController {
             }
             let events = hub.events
             let pollInterval = self.pollInterval
+            let heartbeatInterval = self.heartbeatInterval
             var headers = HTTPFields()
             headers[.contentType] = "application/x-ndjson"
             return Response(status: .ok, headers: headers, body: ResponseBody { writer in
                 var sent = 0
                 var cursor = start
-                while !Task.isCancelled {
-                    let batch = try await events.events(after: cursor, deviceId: deviceId, limit: 200)
-                    for event in batch {
-                        cursor = event.sequenceNumber
-                        try await writer.write(ByteBuffer(bytes: Self.line(event)))
-                        sent += 1
-                        if let limit, sent >= limit {
-                            try await writer.finish(nil)
-                            return
+                var lastWrite = ContinuousClock.now
+                // Graceful shutdown ends the stream instead of waiting for a stream that never ends.
+                let stopping = StopFlag()
+                try await withGracefulShutdownHandler {
+                    streaming: while !Task.isCancelled, !stopping.isSet {
+                        let batch = try await events.events(after: cursor, deviceId: deviceId, limit: 200)
+                        for event in batch {
+                            cursor = event.sequenceNumber
+                            try await writer.write(ByteBuffer(bytes: Self.line(event)))
+                            lastWrite = .now
+                            sent += 1
+                            if let limit, sent >= limit { break streaming }
+                        }
+                        if batch.isEmpty {
+                            if ContinuousClock.now - lastWrite >= heartbeatInterval {
+                                // Fails once the client is gone, which ends the stream.
+                                try await writer.write(ByteBuffer(string: "\n"))
+                                lastWrite = .now
+                            }
+                            try? await Task.sleep(for: pollInterval)
                         }
                     }
-                    if batch.isEmpty { try await Task.sleep(for: pollInterval) }
+                } onGracefulShutdown: {
+                    stopping.set()
                 }
                 try await writer.finish(nil)
             })
@@ -72,4 +90,11 @@ struct MonitorController {
         object["systemProperties"] = .object(system)
         return JSONValue.object(object).serializedBytes() + [UInt8(ascii: "\n")]
     }
+}
+
+/// A flag set from a graceful-shutdown handler and read by the stream loop.
+private final class StopFlag: Sendable {
+    private let value = Atomic<Bool>(false)
+    func set() { value.store(true, ordering: .releasing) }
+    var isSet: Bool { value.load(ordering: .acquiring) }
 }
