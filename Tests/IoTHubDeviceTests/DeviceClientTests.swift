@@ -231,6 +231,46 @@ struct DeviceClientTests {
         await hub.stop()
     }
 
+    @Test func moduleClientFromConnectionStringWithTokenProviderAndGateway() async throws {
+        let hub = try await LocalHub.start()
+        defer { hub.removeData() }
+        _ = try await hub.createDevice("edge-1")
+        let moduleKey = try await hub.createDevice("edge-1", moduleId: "sensor")
+        var options = hub.plainOptions()
+        options.modelId = "dtmi:com:example:Thermostat;1"
+        let module = try DeviceClient(
+            connectionString: "HostName=localhost;DeviceId=edge-1;ModuleId=sensor;SharedAccessKey=\(moduleKey);GatewayHostName=127.0.0.1",
+            options: options)
+        try await module.connect()
+        try await module.send(IoTHubMessage(text: "from the module"))
+        let version = try await module.updateReportedProperties(["role": "sensor"])
+        #expect(version >= 1)
+        let moduleTwin = try await hub.services.twins.serviceView(DeviceIdentity(deviceId: "edge-1", moduleId: "sensor"))
+        #expect(moduleTwin["properties"]?.objectValue?["reported"]?.objectValue?["role"] == "sensor")
+        let events = try await hub.events(for: "edge-1")
+        #expect(events.first?.identity.moduleId == "sensor")
+        await module.close()
+
+        // A token provider is asked again for every connection.
+        let deviceKey = try await hub.createDevice("provided-1")
+        let calls = Counter()
+        let key = try SharedAccessKey(base64: deviceKey)
+        let provided = try DeviceClient(hostName: "localhost", deviceId: "provided-1", options: hub.plainOptions()) { ttl in
+            calls.increment()
+            let expiry = UInt64(Date().timeIntervalSince1970) + UInt64(ttl.components.seconds)
+            return SASToken.generate(resource: .device(hostName: "localhost", deviceId: "provided-1"), key: key,
+                                     expiry: expiry).description
+        }
+        try await provided.connect()
+        try await provided.send(IoTHubMessage(text: "provided"))
+        hub.services.presence.session(for: DeviceIdentity(deviceId: "provided-1"))?.end(.takenOver)
+        try await Task.sleep(for: .milliseconds(500))
+        try await provided.send(IoTHubMessage(text: "after reconnect"))
+        #expect(calls.value >= 2)
+        await provided.close()
+        await hub.stop()
+    }
+
     @Test func malformedConfigurationIsRejected() throws {
         #expect(throws: DeviceClientError.self) { try DeviceClient(connectionString: "HostName=h;SharedAccessKey=a2V5") }
         #expect(throws: DeviceClientError.self) { try DeviceClient(connectionString: "nonsense") }

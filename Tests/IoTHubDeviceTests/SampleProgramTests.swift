@@ -24,9 +24,14 @@ struct SampleProgramTests {
         process.standardOutput = output
         process.standardError = output
         try process.run()
-        // Read on a background thread so a chatty program cannot block on a full pipe.
-        let data = await Task.detached { output.fileHandleForReading.readDataToEndOfFile() }.value
-        process.waitUntilExit()
+        // Wait on a Dispatch thread, not on Swift's small cooperative pool, which the in-process hub needs.
+        let data = await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                let data = output.fileHandleForReading.readDataToEndOfFile()
+                process.waitUntilExit()
+                continuation.resume(returning: data)
+            }
+        }
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 

@@ -81,6 +81,9 @@ final class DeviceClientCore: MosquittoConnectionDelegate {
     private var senders: [UInt64: SendContinuation] = [:]
     private var spaceWaiters: [SpaceWaiter] = []
     private var twinRequests: [String: TwinRequest] = [:]
+    /// Twin requests held back until the hub acknowledges the `$iothub/twin/res/#` subscription (as the official
+    /// SDKs do, so that the answer cannot arrive before the subscription is in place).
+    private var twinRequestsAwaitingSubscription: [OutboundItem] = []
     private var nextRequestId: UInt64 = 1
     private var methodHandlers: [String: DeviceClient.MethodHandler] = [:]
     private var defaultMethodHandler: DeviceClient.MethodHandler?
@@ -307,6 +310,7 @@ final class DeviceClientCore: MosquittoConnectionDelegate {
                 subscribed.insert(subscription)
             }
             resumeFeatureWaiters(subscription)
+            if subscription == .twinResponses { releaseHeldTwinRequests() }
         }
     }
 
@@ -356,6 +360,8 @@ final class DeviceClientCore: MosquittoConnectionDelegate {
         subscribed.removeAll()
         resumeFeatureWaiters(nil)
         returnInFlight()
+        // The next connection subscribes before it sends anything, so held requests can simply queue.
+        if !twinRequestsAwaitingSubscription.isEmpty, phase != .closed { releaseHeldTwinRequests() }
         if phase == .closed {
             for waiter in closeWaiters { waiter.resume() }
             closeWaiters.removeAll()
@@ -419,6 +425,7 @@ final class DeviceClientCore: MosquittoConnectionDelegate {
     }
 
     private func failEverything(with error: DeviceClientError) {
+        twinRequestsAwaitingSubscription.removeAll()
         for (_, waiter) in connectWaiters { waiter.resume(throwing: error) }
         connectWaiters.removeAll()
         for item in queue.removeAll() {
@@ -560,6 +567,27 @@ final class DeviceClientCore: MosquittoConnectionDelegate {
         if isNew { subscribe([subscription]) }
     }
 
+    /// Queues the twin requests that waited for the twin-response subscription (also when the hub refused it: the
+    /// requests then time out with a clear error rather than wait for ever).
+    private func releaseHeldTwinRequests() {
+        let held = twinRequestsAwaitingSubscription
+        twinRequestsAwaitingSubscription.removeAll()
+        for item in held {
+            guard case .twinRequest(let requestId) = item.kind, twinRequests[requestId] != nil else { continue }
+            switch queue.enqueue(item, evictOldest: options.queue.policy == .dropOldest) {
+            case .queued: break
+            case .queuedEvicting(let evicted): failEvicted(evicted)
+            case .full:
+                if let request = twinRequests.removeValue(forKey: requestId) {
+                    request.timer.cancel()
+                    request.continuation.resume(throwing: DeviceClientError.queueFull(messages: queue.count,
+                                                                                       bytes: queue.bytes))
+                }
+            }
+        }
+        pump()
+    }
+
     private func resumeFeatureWaiters(_ subscription: DeviceSubscription?) {
         if let subscription {
             for waiter in featureWaiters.removeValue(forKey: subscription) ?? [] { waiter.resume() }
@@ -598,11 +626,15 @@ final class DeviceClientCore: MosquittoConnectionDelegate {
         let topic = reported == nil ? DeviceTopic.twinGet(requestId: requestId) : .twinReportedPatch(requestId: requestId)
         let item = OutboundItem(id: makeItemId(), topic: topic.topic(for: identity), payload: reported ?? [],
                                 kind: .twinRequest(requestId: requestId))
-        switch queue.enqueue(item, evictOldest: options.queue.policy == .dropOldest) {
-        case .queued: break
-        case .queuedEvicting(let evicted): failEvicted(evicted)
-        case .full:
-            return continuation.resume(throwing: DeviceClientError.queueFull(messages: queue.count, bytes: queue.bytes))
+        if phase == .connected, !subscribed.contains(.twinResponses) {
+            twinRequestsAwaitingSubscription.append(item)
+        } else {
+            switch queue.enqueue(item, evictOldest: options.queue.policy == .dropOldest) {
+            case .queued: break
+            case .queuedEvicting(let evicted): failEvicted(evicted)
+            case .full:
+                return continuation.resume(throwing: DeviceClientError.queueFull(messages: queue.count, bytes: queue.bytes))
+            }
         }
         let box = LoopHandoff(self)
         let timeout = options.operationTimeout

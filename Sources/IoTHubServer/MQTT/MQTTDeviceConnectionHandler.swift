@@ -47,6 +47,8 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler {
     private var endReason: SessionEndReason?
     private var clientDisconnected = false
     private var connectionRecorded: EventLoopFuture<Void>?
+    /// The client id of the first CONNECT, for ``MQTTEndpointConfiguration/packetObserver`` (set only when observed).
+    private var observedClientId: String?
 
     // Keep-alive
     private var lastActivity = NIODeadline.uptimeNanoseconds(0)
@@ -91,9 +93,13 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let packet = unwrapInboundIn(data)
+        if let observer = configuration.packetObserver {
+            if observedClientId == nil, case .connect(let connect) = packet { observedClientId = connect.clientId }
+            observer(observedClientId, packet)
+        }
         guard !closing else { return }
         lastActivity = context.eventLoop.now
-        let packet = unwrapInboundIn(data)
         switch state {
         case .awaitingConnect:
             guard case .connect(let connect) = packet else {

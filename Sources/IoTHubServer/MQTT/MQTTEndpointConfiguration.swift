@@ -20,6 +20,12 @@ public struct MQTTEndpointConfiguration: Sendable {
     public var maximumPacketSize: Int = MQTTStreamDecoder.defaultMaximumPacketSize
     /// The lock a delivered C2D message holds; unacknowledged deliveries older than this are redelivered.
     public var cloudToDeviceLock: TimeAmount = .seconds(60)
+    /// Called with every packet a device sends, right after it is decoded and before the hub acts on it, on the
+    /// connection's event loop; for diagnostics and tests (for example to check what a device SDK puts on the
+    /// wire). `clientId` is the client id of the connection's CONNECT (the claimed one, whether or not it was
+    /// accepted), `nil` for packets before CONNECT. Runs inline on the event loop: keep it cheap and non-blocking.
+    /// `nil` (the default) costs nothing.
+    public var packetObserver: (@Sendable (_ clientId: String?, _ packet: MQTTPacket) -> Void)?
 
     public init() {}
 

@@ -20,6 +20,9 @@ public struct HubConfiguration: Sendable {
     public var eventRetention: TimeInterval
     /// The most telemetry bytes kept.
     public var eventMaximumBytes: Int64
+    /// Limits, timings and the packet observer of the MQTT device endpoints (MQTT over TLS and plain MQTT).
+    /// Not an `init` parameter: set it on a configuration after creating it.
+    public var mqtt = MQTTEndpointConfiguration()
 
     public init(dataDirectory: String = HubConfiguration.defaultDataDirectory, hostName: String = "localhost",
                 bindAddress: String = "127.0.0.1", mqttsPort: Int = 8883, httpsPort: Int = 443,

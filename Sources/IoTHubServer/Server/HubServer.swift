@@ -73,10 +73,11 @@ public final class HubServer: Sendable {
         applications.append(MaintenanceService(events: services.events, logger: logger))
         // Listed last so that graceful shutdown (in reverse order) ends device sessions first.
         applications.append(MQTTListener(services: services, host: configuration.bindAddress, port: configuration.mqttsPort,
-                                         tls: try NIOSSLContext(configuration: tls), logger: logger))
+                                         tls: try NIOSSLContext(configuration: tls), configuration: configuration.mqtt,
+                                         logger: logger))
         if let port = configuration.plainMQTTPort {
             applications.append(MQTTListener(services: services, host: configuration.bindAddress, port: port, tls: nil,
-                                             logger: logger))
+                                             configuration: configuration.mqtt, logger: logger))
         }
         let group = ServiceGroup(configuration: .init(
             services: applications.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

@@ -1,27 +1,39 @@
 import Foundation
+import Glibc
 import Logging
+import Synchronization
 @testable import IoTHubServer
 
 /// A hub running in this process on the official SDKs' fixed ports (443 HTTPS, 8883 MQTT over TLS), over a fresh
 /// data directory.
 ///
 /// The official SDKs cannot use other ports, so suites that use this are serialized with `.serialized` and
-/// take the `InteropLock`.
+/// take the `InteropLock`, and then the `FixedPortsFileLock` that other test modules (IoTHubDeviceTests) and
+/// other test processes take for the same ports.
 final class RunningHub: Sendable {
     let server: HubServer
     let task: Task<Void, Error>
+    private let portsLock: FixedPortsFileLock
 
     static func start(plainHTTPPort: Int? = nil) async throws -> RunningHub {
         await InteropLock.shared.acquire()
+        let portsLock: FixedPortsFileLock
         do {
-            return try await startLocked(plainHTTPPort: plainHTTPPort)
+            portsLock = try await FixedPortsFileLock.acquire()
         } catch {
+            await InteropLock.shared.release()
+            throw error
+        }
+        do {
+            return try await startLocked(plainHTTPPort: plainHTTPPort, portsLock: portsLock)
+        } catch {
+            portsLock.release()
             await InteropLock.shared.release()
             throw error
         }
     }
 
-    private static func startLocked(plainHTTPPort: Int?) async throws -> RunningHub {
+    private static func startLocked(plainHTTPPort: Int?, portsLock: FixedPortsFileLock) async throws -> RunningHub {
         let directory = TestProcess.temporaryDirectory()
         var logger = Logger(label: "test-hub")
         logger.logLevel = .warning
@@ -35,12 +47,13 @@ final class RunningHub: Sendable {
                 try await Task.sleep(for: .milliseconds(25))
             }
         }
-        return RunningHub(server: server, task: task)
+        return RunningHub(server: server, task: task, portsLock: portsLock)
     }
 
-    private init(server: HubServer, task: Task<Void, Error>) {
+    private init(server: HubServer, task: Task<Void, Error>, portsLock: FixedPortsFileLock) {
         self.server = server
         self.task = task
+        self.portsLock = portsLock
     }
 
     var ownerConnectionString: String {
@@ -53,7 +66,54 @@ final class RunningHub: Sendable {
     func stop() async {
         await server.shutdown()
         _ = try? await task.value
+        portsLock.release()
         await InteropLock.shared.release()
+    }
+}
+
+/// An exclusive `flock(2)` on `/tmp/iothub-fixed-ports.lock`: held while a hub of the tests binds the fixed ports
+/// 443 and 8883. Test modules share one process but not their code, so the in-process `InteropLock` cannot
+/// serialize IoTHubServerTests against IoTHubDeviceTests; this lock does, and also separate test processes.
+/// (IoTHubDeviceTests has the same type; keep the two in step.)
+final class FixedPortsFileLock: Sendable {
+    static let path = "/tmp/iothub-fixed-ports.lock"
+
+    private let descriptor: Int32
+    private let released = Atomic<Bool>(false)
+
+    private init(descriptor: Int32) {
+        self.descriptor = descriptor
+    }
+
+    /// Waits (polling, so no thread of the cooperative pool blocks) until the lock is free, up to `timeout`.
+    static func acquire(timeout: Duration = .seconds(600)) async throws -> FixedPortsFileLock {
+        // Each open(2) is its own open file description, so the lock also excludes other opens in this process.
+        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o666)
+        guard descriptor >= 0 else {
+            throw HubError.invalid("cannot open \(path): errno \(errno)")
+        }
+        let deadline = ContinuousClock.now + timeout
+        while flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
+            let error = errno
+            guard error == EWOULDBLOCK || error == EINTR, ContinuousClock.now < deadline else {
+                close(descriptor)
+                throw HubError.invalid("cannot lock \(path) (errno \(error)); another test holds ports 443/8883")
+            }
+            do {
+                try await Task.sleep(for: .milliseconds(50))
+            } catch {
+                close(descriptor)
+                throw error
+            }
+        }
+        return FixedPortsFileLock(descriptor: descriptor)
+    }
+
+    /// Unlocks; later calls do nothing.
+    func release() {
+        guard !released.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        flock(descriptor, LOCK_UN)
+        close(descriptor)
     }
 }
 
@@ -71,8 +131,8 @@ enum Python {
     }
 
     /// Runs a script from Tests/Oracle with the hub's CA trusted, and returns its last output line as JSON.
-    static func runJSON(_ name: String, _ arguments: [String], caPath: String) throws -> [String: Any] {
-        let result = try TestProcess.run("/usr/bin/env", ["REQUESTS_CA_BUNDLE=\(caPath)", interpreter, script(name)] + arguments)
+    static func runJSON(_ name: String, _ arguments: [String], caPath: String) async throws -> [String: Any] {
+        let result = try await TestProcess.runOffPool("/usr/bin/env", ["REQUESTS_CA_BUNDLE=\(caPath)", interpreter, script(name)] + arguments)
         guard result.status == 0, let line = result.output.split(separator: "\n").last,
               let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
         else {

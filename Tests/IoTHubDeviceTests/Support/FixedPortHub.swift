@@ -1,0 +1,257 @@
+import Foundation
+import Glibc
+import IoTHubDevice
+import IoTHubProtocol
+import Logging
+import MQTTCore
+import Synchronization
+@testable import IoTHubServer
+
+/// The companion hub in this process on the official SDKs' fixed ports (443 HTTPS, 8883 MQTT over TLS, host name
+/// `localhost`), over a fresh data directory, recording every packet devices send.
+///
+/// The official Python device SDK cannot use another port. IoTHubServerTests' interop suites use the same ports
+/// (in the same test process), so the hub holds the ``FixedPortsFileLock`` from ``start()`` to ``stop()``.
+final class FixedPortHub: Sendable {
+    let server: HubServer
+    let packets: PacketRecorder
+    private let task: Task<Void, Error>
+    private let portsLock: FixedPortsFileLock
+    private let directory: String
+
+    static func start() async throws -> FixedPortHub {
+        let portsLock = try await FixedPortsFileLock.acquire()
+        do {
+            return try await startLocked(portsLock)
+        } catch {
+            portsLock.release()
+            throw error
+        }
+    }
+
+    private static func startLocked(_ portsLock: FixedPortsFileLock) async throws -> FixedPortHub {
+        let directory = NSTemporaryDirectory() + "iothub-wire-tests-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        var logger = Logger(label: "wire-test-hub")
+        logger.logLevel = .warning
+        let packets = PacketRecorder()
+        var configuration = HubConfiguration(dataDirectory: directory, hostName: "localhost")
+        configuration.mqtt.packetObserver = { clientId, packet in packets.record(clientId, packet) }
+        var started: HubServer?
+        // A port another suite just closed may linger for a moment.
+        for attempt in 0..<50 {
+            do {
+                started = try await HubServer.start(configuration, logger: logger)
+                break
+            } catch where attempt < 49 {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        guard let server = started else { throw HubError.invalid("the hub did not start on 443/8883") }
+        let task = Task { try await server.run() }
+        for port in [443, 8883] {
+            for _ in 0..<400 where !FreePorts.accepts(port) {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+        }
+        return FixedPortHub(server: server, packets: packets, task: task, portsLock: portsLock, directory: directory)
+    }
+
+    private init(server: HubServer, packets: PacketRecorder, task: Task<Void, Error>, portsLock: FixedPortsFileLock,
+                 directory: String) {
+        self.server = server
+        self.packets = packets
+        self.task = task
+        self.portsLock = portsLock
+        self.directory = directory
+    }
+
+    var services: HubServices { server.services }
+    var caPath: String { server.data.tls.caCertificatePath }
+
+    /// Creates a SAS device and returns its connection string (`HostName=localhost;DeviceId=…;SharedAccessKey=…`).
+    func createDevice(_ id: String) async throws -> String {
+        let record = try await services.registry.create(.init(identity: DeviceIdentity(deviceId: id)))
+        guard case .sas(let primary, _) = record.authentication else {
+            throw HubError.invalid("device '\(id)' was not created with SAS keys")
+        }
+        return "HostName=localhost;DeviceId=\(id);SharedAccessKey=\(primary.base64)"
+    }
+
+    /// Graceful stop (as SIGTERM), then frees the ports for other suites and removes the data directory.
+    func stop() async {
+        await server.shutdown()
+        _ = try? await task.value
+        portsLock.release()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+}
+
+/// Every packet devices send to the hub, with the client id of the connection's CONNECT, in arrival order per
+/// connection. Filled by ``MQTTEndpointConfiguration/packetObserver`` on the hub's event loops.
+final class PacketRecorder: Sendable {
+    private let recorded = Mutex<[(clientId: String?, packet: MQTTPacket)]>([])
+
+    func record(_ clientId: String?, _ packet: MQTTPacket) {
+        recorded.withLock { $0.append((clientId, packet)) }
+    }
+
+    /// The packets of the connections whose CONNECT named `clientId`, in order.
+    func packets(of clientId: String) -> [MQTTPacket] {
+        recorded.withLock { all in all.filter { $0.clientId == clientId }.map(\.packet) }
+    }
+
+    /// Waits until `condition` holds for `clientId`'s packets; returns whether it did within `timeout`.
+    func wait(for clientId: String, timeout: Duration = .seconds(20), until condition: ([MQTTPacket]) -> Bool) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if condition(packets(of: clientId)) { return true }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return condition(packets(of: clientId))
+    }
+}
+
+/// An exclusive `flock(2)` on `/tmp/iothub-fixed-ports.lock`: held while a hub of the tests binds the fixed ports
+/// 443 and 8883. Test modules share one process but not their code, so IoTHubServerTests' in-process
+/// `InteropLock` cannot serialize them against this module; this lock does, and also separate test processes.
+/// (IoTHubServerTests/Support/RunningHub.swift has the same type; keep the two in step.)
+final class FixedPortsFileLock: Sendable {
+    static let path = "/tmp/iothub-fixed-ports.lock"
+
+    private let descriptor: Int32
+    private let released = Atomic<Bool>(false)
+
+    private init(descriptor: Int32) {
+        self.descriptor = descriptor
+    }
+
+    /// Waits (polling, so no thread of the cooperative pool blocks) until the lock is free, up to `timeout`.
+    static func acquire(timeout: Duration = .seconds(600)) async throws -> FixedPortsFileLock {
+        // Each open(2) is its own open file description, so the lock also excludes other opens in this process.
+        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o666)
+        guard descriptor >= 0 else {
+            throw HubError.invalid("cannot open \(path): errno \(errno)")
+        }
+        let deadline = ContinuousClock.now + timeout
+        while flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
+            let error = errno
+            guard error == EWOULDBLOCK || error == EINTR, ContinuousClock.now < deadline else {
+                close(descriptor)
+                throw HubError.invalid("cannot lock \(path) (errno \(error)); another test holds ports 443/8883")
+            }
+            do {
+                try await Task.sleep(for: .milliseconds(50))
+            } catch {
+                close(descriptor)
+                throw error
+            }
+        }
+        return FixedPortsFileLock(descriptor: descriptor)
+    }
+
+    /// Unlocks; later calls do nothing.
+    func release() {
+        guard !released.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        flock(descriptor, LOCK_UN)
+        close(descriptor)
+    }
+}
+
+/// A script from Tests/Oracle run with the test venv's Python, talked to line by line: the test reads its stdout
+/// lines as they come and writes lines to its stdin.
+final class OracleProcess: @unchecked Sendable {
+    // @unchecked: `process` and the pipes are set up in init and only used through thread-safe calls afterwards;
+    // the output is guarded by `output`.
+    private let process = Process()
+    private let stdin = Pipe()
+    private let stdout = Pipe()
+    private let stderr = Pipe()
+    private let output = Mutex<(lines: [String], partial: [UInt8], errors: String, ended: Bool)>(([], [], "", false))
+
+    /// The venv interpreter: `$IOTHUB_TEST_PYTHON`, else `<package>/.venv/bin/python3`.
+    static var interpreter: String {
+        ProcessInfo.processInfo.environment["IOTHUB_TEST_PYTHON"] ?? packageRoot.appendingPathComponent(".venv/bin/python3").path
+    }
+
+    private static var packageRoot: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent()
+    }
+
+    /// Starts `Tests/Oracle/<script>` with `arguments`.
+    init(script: String, arguments: [String]) throws {
+        process.executableURL = URL(fileURLWithPath: Self.interpreter)
+        process.arguments = [Self.packageRoot.appendingPathComponent("Tests/Oracle/\(script)").path] + arguments
+        process.standardInput = stdin
+        process.standardOutput = stdout
+        process.standardError = stderr
+        try process.run()
+        let (out, err) = (stdout.fileHandleForReading, stderr.fileHandleForReading)
+        DispatchQueue.global().async { [self] in
+            while true {
+                let data = out.availableData
+                guard !data.isEmpty else { break }
+                output.withLock { state in
+                    state.partial += data
+                    while let newline = state.partial.firstIndex(of: UInt8(ascii: "\n")) {
+                        state.lines.append(String(decoding: state.partial[..<newline], as: UTF8.self))
+                        state.partial.removeSubrange(...newline)
+                    }
+                }
+            }
+            output.withLock { $0.ended = true }
+        }
+        DispatchQueue.global().async { [self] in
+            while true {
+                let data = err.availableData
+                guard !data.isEmpty else { break }
+                output.withLock { $0.errors += String(decoding: data, as: UTF8.self) }
+            }
+        }
+    }
+
+    /// The stdout lines so far.
+    var lines: [String] { output.withLock { $0.lines } }
+
+    /// What the script wrote to stdout and stderr so far (for failure messages).
+    var transcript: String {
+        output.withLock { state in
+            (state.lines.joined(separator: "\n") + "\n--- stderr ---\n" + state.errors).suffix(4000).description
+        }
+    }
+
+    /// Waits until the script printed `line`.
+    /// - Throws: when the script ends or `timeout` passes first.
+    func waitForLine(_ line: String, timeout: Duration = .seconds(60)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            let (seen, ended) = output.withLock { ($0.lines.contains(line), $0.ended) }
+            if seen { return }
+            guard !ended, ContinuousClock.now < deadline else {
+                throw HubError.invalid("\(ended ? "the script ended" : "timed out") before printing '\(line)':\n\(transcript)")
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    /// Writes `line` and a newline to the script's stdin.
+    func send(_ line: String) {
+        stdin.fileHandleForWriting.write(Data((line + "\n").utf8))
+    }
+
+    /// Waits up to `timeout` for the script to exit (then kills it) and returns its exit status.
+    @discardableResult
+    func finish(timeout: Duration = .seconds(30)) async -> Int32 {
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+        try? stdin.fileHandleForWriting.close()
+        return process.terminationStatus
+    }
+}
