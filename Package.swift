@@ -92,13 +92,15 @@ let package = Package(
         .testTarget(name: "IoTHubProtocolTests", dependencies: ["IoTHubProtocol"]),
         .testTarget(name: "MQTTCoreTests", dependencies: ["MQTTCore"]),
         .testTarget(name: "IoTHubServerTests", dependencies: [
-            "IoTHubServer", "iothub",
+            "IoTHubServer", "iothub", "IoTHubTestSupport",
             .product(name: "NIOEmbedded", package: "swift-nio"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
         ]),
+        // Helpers both test modules use (they share one test process, not their code).
+        .target(name: "IoTHubTestSupport", path: "Tests/Support"),
         .testTarget(name: "IoTHubDeviceTests", dependencies: [
-            "IoTHubDevice", "IoTHubServer", "IoTHubProtocol",
+            "IoTHubDevice", "IoTHubServer", "IoTHubProtocol", "IoTHubTestSupport",
         ]),
         .testTarget(name: "CInteropTests", dependencies: ["CMosquitto", "CProton", "COpenSSL", "CLinuxSystem"]),
     ],

@@ -463,16 +463,19 @@ final class DeviceClientCore: MosquittoConnectionDelegate {
 
     // MARK: Outbound
 
+    /// Why a new operation cannot be taken now, if it cannot: not started, closed, or given up.
+    private var refusal: DeviceClientError? {
+        switch phase {
+        case .closed: .closed
+        case .idle: .notConnected
+        case .stopped: .retriesExhausted(attempts: attemptsSinceConnected, lastError: lastError)
+        case .connecting, .connected, .backingOff: nil
+        }
+    }
+
     /// Queues telemetry; `continuation` resumes at PUBACK or with the reason it will never be sent.
     func send(topic: String, payload: [UInt8], id: UInt64, continuation: SendContinuation) {
-        switch phase {
-        case .closed: return continuation.resume(throwing: DeviceClientError.closed)
-        case .idle: return continuation.resume(throwing: DeviceClientError.notConnected)
-        case .stopped:
-            return continuation.resume(throwing: DeviceClientError.retriesExhausted(attempts: attemptsSinceConnected,
-                                                                                 lastError: lastError))
-        default: break
-        }
+        if let refusal { return continuation.resume(throwing: refusal) }
         let item = OutboundItem(id: id, topic: topic, payload: payload, kind: .telemetry)
         if !spaceWaiters.isEmpty, options.queue.policy == .wait {
             return spaceWaiters.append(SpaceWaiter(item: item, continuation: continuation))
@@ -612,14 +615,7 @@ final class DeviceClientCore: MosquittoConnectionDelegate {
 
     /// Sends a twin request (GET when `reported` is nil, else a reported-properties PATCH).
     func twinRequest(reported: [UInt8]?, continuation: TwinContinuation) {
-        switch phase {
-        case .closed: return continuation.resume(throwing: DeviceClientError.closed)
-        case .idle: return continuation.resume(throwing: DeviceClientError.notConnected)
-        case .stopped:
-            return continuation.resume(throwing: DeviceClientError.retriesExhausted(attempts: attemptsSinceConnected,
-                                                                                 lastError: lastError))
-        default: break
-        }
+        if let refusal { return continuation.resume(throwing: refusal) }
         enable(.twinResponses)
         let requestId = String(nextRequestId)
         nextRequestId += 1

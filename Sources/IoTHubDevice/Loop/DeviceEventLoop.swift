@@ -98,6 +98,9 @@ public final class DeviceEventLoop: @unchecked Sendable {
         threadId.load(ordering: .acquiring) == UInt(pthread_self())
     }
 
+    /// Whether the loop thread has ended (after ``shutdown()``).
+    var hasStopped: Bool { finished.load(ordering: .acquiring) }
+
     /// Stops with a message when the caller is not on the loop thread.
     func preconditionInEventLoop(file: StaticString = #fileID, line: UInt = #line) {
         precondition(inEventLoop, "must run on the device event loop '\(name)'", file: file, line: line)

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import IoTHubTestSupport
 import Logging
 import Synchronization
 @testable import IoTHubServer
@@ -71,51 +72,6 @@ final class RunningHub: Sendable {
     }
 }
 
-/// An exclusive `flock(2)` on `/tmp/iothub-fixed-ports.lock`: held while a hub of the tests binds the fixed ports
-/// 443 and 8883. Test modules share one process but not their code, so the in-process `InteropLock` cannot
-/// serialize IoTHubServerTests against IoTHubDeviceTests; this lock does, and also separate test processes.
-/// (IoTHubDeviceTests has the same type; keep the two in step.)
-final class FixedPortsFileLock: Sendable {
-    static let path = "/tmp/iothub-fixed-ports.lock"
-
-    private let descriptor: Int32
-    private let released = Atomic<Bool>(false)
-
-    private init(descriptor: Int32) {
-        self.descriptor = descriptor
-    }
-
-    /// Waits (polling, so no thread of the cooperative pool blocks) until the lock is free, up to `timeout`.
-    static func acquire(timeout: Duration = .seconds(600)) async throws -> FixedPortsFileLock {
-        // Each open(2) is its own open file description, so the lock also excludes other opens in this process.
-        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o666)
-        guard descriptor >= 0 else {
-            throw HubError.invalid("cannot open \(path): errno \(errno)")
-        }
-        let deadline = ContinuousClock.now + timeout
-        while flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
-            let error = errno
-            guard error == EWOULDBLOCK || error == EINTR, ContinuousClock.now < deadline else {
-                close(descriptor)
-                throw HubError.invalid("cannot lock \(path) (errno \(error)); another test holds ports 443/8883")
-            }
-            do {
-                try await Task.sleep(for: .milliseconds(50))
-            } catch {
-                close(descriptor)
-                throw error
-            }
-        }
-        return FixedPortsFileLock(descriptor: descriptor)
-    }
-
-    /// Unlocks; later calls do nothing.
-    func release() {
-        guard !released.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        flock(descriptor, LOCK_UN)
-        close(descriptor)
-    }
-}
 
 /// Runs the Python interpreter of the test venv.
 enum Python {
