@@ -2,7 +2,11 @@
 SHELL := /bin/bash
 export PATH := /opt/swift/usr/bin:$(PATH)
 
-.PHONY: test deps venv build clean
+.PHONY: run test deps venv build clean
+
+## make run: the main job: start the hub on its embedded SQLite store, run a simulated fleet against it, report.
+run: deps
+	bash scripts/run-main-job.sh
 
 ## make test: install missing system packages and the Python test venv, then run every test.
 test: deps venv

@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "MQTTCore", targets: ["MQTTCore"]),
         .library(name: "IoTHubDevice", targets: ["IoTHubDevice"]),
         .executable(name: "iothub", targets: ["iothub"]),
+        .executable(name: "fleetsim", targets: ["fleetsim"]),
         .executable(name: "sample-telemetry", targets: ["sample-telemetry"]),
         .executable(name: "sample-thermostat", targets: ["sample-thermostat"]),
         .executable(name: "sample-c2d-listener", targets: ["sample-c2d-listener"]),
@@ -47,6 +48,19 @@ let package = Package(
             "IoTHubProtocol", "CMosquitto", "COpenSSL", "CLinuxSystem",
             .product(name: "Logging", package: "swift-log"),
         ]),
+
+        // MARK: The fleet simulator.
+        .target(name: "FleetSimulation", dependencies: [
+            "IoTHubDevice", "IoTHubProtocol",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "Logging", package: "swift-log"),
+        ], path: "Simulator/FleetSimulation"),
+        .executableTarget(name: "fleetsim", dependencies: [
+            "FleetSimulation", "IoTHubProtocol",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ], path: "Simulator/fleetsim"),
 
         // MARK: Samples: small device programs on the SDK (see README, "Device SDK samples").
         .target(name: "SampleSupport", dependencies: ["IoTHubDevice"], path: "Samples/Support"),
@@ -100,7 +114,7 @@ let package = Package(
         // Helpers both test modules use (they share one test process, not their code).
         .target(name: "IoTHubTestSupport", path: "Tests/Support"),
         .testTarget(name: "IoTHubDeviceTests", dependencies: [
-            "IoTHubDevice", "IoTHubServer", "IoTHubProtocol", "IoTHubTestSupport",
+            "IoTHubDevice", "IoTHubServer", "IoTHubProtocol", "IoTHubTestSupport", "FleetSimulation",
         ]),
         .testTarget(name: "CInteropTests", dependencies: ["CMosquitto", "CProton", "COpenSSL", "CLinuxSystem"]),
     ],
