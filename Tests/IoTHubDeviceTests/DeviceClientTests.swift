@@ -180,7 +180,7 @@ struct DeviceClientTests {
         try await Task.sleep(for: .milliseconds(800))
         let attempts = recorder.states.filter { if case .connecting = $0 { true } else { false } }
         #expect(attempts.count == 1)
-        #expect(recorder.states.contains { if case .disconnected(.unauthorized) = $0 { true } else { false } })
+        #expect(await recorder.wait { $0.contains { if case .disconnected(.unauthorized) = $0 { true } else { false } } })
         await #expect(throws: DeviceClientError.self) { try await client.send(IoTHubMessage(text: "x")) }
         await client.close()
         await hub.stop()
@@ -214,7 +214,9 @@ struct DeviceClientTests {
         await client.close()
         #expect(ContinuousClock.now - started < .seconds(1))
         await #expect(throws: DeviceClientError.closed) { try await pending.value }
-        #expect(recorder.states.last == ClientState.disconnected(.closed))
+        // The recorder reads the state stream on its own task; give it a moment to see the last state.
+        #expect(await recorder.wait(timeout: .seconds(5)) { $0.last == ClientState.disconnected(.closed) },
+                "states: \(recorder.states)")
     }
 
     @Test func sendBeforeConnectAndAfterCloseFailClearly() async throws {

@@ -58,7 +58,8 @@ public final class DeviceClient: Sendable {
         } else if let signature = parsed.sharedAccessSignature {
             credential = .token(signature)
         } else if parsed.usesX509 {
-            throw .invalidConfiguration("X.509 connection strings need a certificate; this version supports SAS only")
+            throw .invalidConfiguration("an x509=true connection string carries no key: create the client with "
+                                        + "init(hostName:deviceId:certificateFile:privateKeyFile:)")
         } else {
             throw .invalidConfiguration("the connection string has neither SharedAccessKey nor SharedAccessSignature")
         }
@@ -92,6 +93,38 @@ public final class DeviceClient: Sendable {
                             tokenProvider: @escaping @Sendable (Duration) async throws -> String) throws(DeviceClientError) {
         try self.init(hostName: hostName, identity: DeviceIdentity(deviceId: deviceId, moduleId: moduleId),
                       credential: .provider(tokenProvider), options: options)
+    }
+
+    /// Creates a client that authenticates with an X.509 certificate (self-signed with a registered thumbprint, or
+    /// CA-signed with the device id as CN). It sends no password and has no token to renew.
+    /// - Parameters:
+    ///   - certificateFile: PEM with the device certificate (and any intermediates).
+    ///   - privateKeyFile: PEM with its private key; `passphrase` when the key is encrypted.
+    /// - Throws: ``DeviceClientError/tlsConfiguration(_:)`` when the files cannot be loaded or do not match, and
+    ///   ``DeviceClientError/invalidConfiguration(_:)`` with ``DeviceClientOptions/plainTCPPort`` (X.509 needs TLS).
+    public convenience init(hostName: String, deviceId: String, moduleId: String? = nil, certificateFile: String,
+                            privateKeyFile: String, passphrase: String? = nil,
+                            options: DeviceClientOptions = DeviceClientOptions()) throws(DeviceClientError) {
+        let tls = try DeviceTLSContext(trust: options.trust, certificateFile: certificateFile,
+                                       privateKeyFile: privateKeyFile, passphrase: passphrase)
+        try self.init(hostName: hostName, deviceId: deviceId, moduleId: moduleId, x509Context: tls, options: options)
+    }
+
+    /// Creates an X.509 client from a TLS context that presents the device's certificate, for example one made with
+    /// ``DeviceTLSContext/init(sslContext:presentsClientCertificate:)`` around an `SSL_CTX` whose key lives in an HSM.
+    /// Many clients may share one context only when they are the same device; each device needs its own.
+    public convenience init(hostName: String, deviceId: String, moduleId: String? = nil, x509Context: DeviceTLSContext,
+                            options: DeviceClientOptions = DeviceClientOptions()) throws(DeviceClientError) {
+        guard options.plainTCPPort == nil else {
+            throw .invalidConfiguration("X.509 authentication needs TLS; remove plainTCPPort")
+        }
+        guard x509Context.hasClientCertificate else {
+            throw .invalidConfiguration("the TLS context presents no client certificate")
+        }
+        var options = options
+        options.tlsContext = x509Context
+        try self.init(hostName: hostName, identity: DeviceIdentity(deviceId: deviceId, moduleId: moduleId),
+                      credential: .x509, options: options)
     }
 
     init(hostName: String, identity: DeviceIdentity, credential: DeviceCredential, options: DeviceClientOptions)

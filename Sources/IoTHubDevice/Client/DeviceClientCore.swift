@@ -144,6 +144,8 @@ final class DeviceClientCore: MosquittoConnectionDelegate {
             open(password: token.description, expiry: expiry)
         case .token(let token):
             open(password: token, expiry: (try? SASToken(parsing: token))?.expiry)
+        case .x509:
+            open(password: nil, expiry: nil)
         case .provider(let provider):
             let box = LoopHandoff(self)
             let ttl = options.sasTokenTTL
@@ -164,7 +166,7 @@ final class DeviceClientCore: MosquittoConnectionDelegate {
         }
     }
 
-    private func open(password: String, expiry: UInt64?) {
+    private func open(password: String?, expiry: UInt64?) {
         let settings = MosquittoConnection.Settings(
             clientId: identity.clientId,
             username: MQTTUserName(hostName: hostName, identity: identity, clientType: options.productInfo,
@@ -689,4 +691,6 @@ enum DeviceCredential: Sendable {
     case token(String)
     /// A callback that returns a fresh token for the requested lifetime.
     case provider(@Sendable (Duration) async throws -> String)
+    /// An X.509 client certificate in the TLS context: no password, nothing to renew.
+    case x509
 }

@@ -26,6 +26,8 @@ public final class DeviceTLSContext: @unchecked Sendable {
     let context: OpaquePointer
     /// The trust this context was built with.
     public let trust: Trust
+    /// Whether the context carries a client certificate (X.509 authentication).
+    public let hasClientCertificate: Bool
 
     /// Creates a client context that verifies servers against `trust`.
     /// - Throws: ``DeviceClientError/tlsConfiguration(_:)`` when OpenSSL cannot create the context or load the CAs.
@@ -35,12 +37,64 @@ public final class DeviceTLSContext: @unchecked Sendable {
         }
         self.context = context
         self.trust = trust
+        self.hasClientCertificate = false
+        try Self.configure(context, trust: trust)
+    }
+
+    /// Creates a client context that also presents a client certificate: X.509 authentication.
+    /// - Parameters:
+    ///   - certificateFile: PEM with the device certificate, followed by any intermediate certificates.
+    ///   - privateKeyFile: PEM with the certificate's private key.
+    ///   - passphrase: the key's passphrase, when it is encrypted.
+    /// - Throws: ``DeviceClientError/tlsConfiguration(_:)`` naming the file or the mismatch.
+    public init(trust: Trust = .system, certificateFile: String, privateKeyFile: String, passphrase: String? = nil)
+        throws(DeviceClientError)
+    {
+        guard let context = SSL_CTX_new(TLS_client_method()) else {
+            throw .tlsConfiguration("OpenSSL could not create a TLS context: \(Self.lastError())")
+        }
+        self.context = context
+        self.trust = trust
+        self.hasClientCertificate = true
+        try Self.configure(context, trust: trust)
+        guard SSL_CTX_use_certificate_chain_file(context, certificateFile) == 1 else {
+            throw .tlsConfiguration("could not load the client certificate from '\(certificateFile)': \(Self.lastError())")
+        }
+        guard let bio = BIO_new_file(privateKeyFile, "r") else {
+            throw .tlsConfiguration("could not open the private key '\(privateKeyFile)': \(Self.lastError())")
+        }
+        defer { BIO_free(bio) }
+        // With no callback, OpenSSL uses the last argument as the passphrase itself.
+        let key = passphrase.map { text in
+            text.withCString { PEM_read_bio_PrivateKey(bio, nil, nil, UnsafeMutableRawPointer(mutating: $0)) }
+        } ?? PEM_read_bio_PrivateKey(bio, nil, { _, _, _, _ in 0 }, nil)
+        guard let key else {
+            throw .tlsConfiguration("could not read the private key '\(privateKeyFile)' (\(Self.lastError())); "
+                                    + (passphrase == nil ? "is it encrypted? pass its passphrase" : "check the passphrase"))
+        }
+        defer { EVP_PKEY_free(key) }
+        guard SSL_CTX_use_PrivateKey(context, key) == 1, SSL_CTX_check_private_key(context) == 1 else {
+            throw .tlsConfiguration("the private key does not match the client certificate: \(Self.lastError())")
+        }
+    }
+
+    /// Wraps an `SSL_CTX` configured elsewhere (for example with a key in an HSM through an OpenSSL engine or
+    /// provider). The context is reference-counted: this takes a reference and releases it in `deinit`.
+    /// - Parameter sslContext: a system-OpenSSL `SSL_CTX *` for TLS clients; it must verify the server.
+    public init(sslContext: OpaquePointer, presentsClientCertificate: Bool = true) {
+        SSL_CTX_up_ref(sslContext)
+        self.context = sslContext
+        self.trust = .system
+        self.hasClientCertificate = presentsClientCertificate
+    }
+
+    private static func configure(_ context: OpaquePointer, trust: Trust) throws(DeviceClientError) {
         _ = copenssl_ctx_set_min_proto_version(context, TLS1_2_VERSION)
         _ = copenssl_ctx_set_options_no_compression(context)
         SSL_CTX_set_verify(context, SSL_VERIFY_PEER, nil)
         switch trust {
         case .system:
-            // On a throw below, deinit frees the context (every stored property is set by then).
+            // On a throw, deinit frees the context (every stored property is set by then).
             guard SSL_CTX_set_default_verify_paths(context) == 1 else {
                 throw .tlsConfiguration("could not load the system trust store: \(Self.lastError())")
             }

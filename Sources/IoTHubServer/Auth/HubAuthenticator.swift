@@ -50,6 +50,47 @@ public struct HubAuthenticator: Sendable {
         return record
     }
 
+    /// Authenticates a device or module by a SAS token when it sent one, else by the client certificate it presented
+    /// in the TLS handshake (X.509 self-signed: the certificate's SHA-1 or SHA-256 thumbprint must be one the
+    /// registry holds for the identity, and the certificate must be within its validity period).
+    /// - Returns: the device record and how it authenticated.
+    /// - Throws: ``HubError`` 401002 saying why (no credential, unknown thumbprint, expired or not yet valid
+    ///   certificate, wrong authentication type), or 403005 for a disabled device.
+    public func authenticateDevice(_ identity: DeviceIdentity, token: String?, certificate: PresentedCertificate?,
+                                   now: Date = Date()) async throws -> (DeviceRecord, EventService.AuthenticationKind) {
+        if let token, !token.isEmpty {
+            return (try await authenticateDevice(identity, token: token, now: now), .sas)
+        }
+        guard let certificate else {
+            throw HubError.unauthorized("no credential: send a SAS token as the MQTT password, or a client certificate")
+        }
+        guard let record = try await store.device(identity) else {
+            throw HubError.unauthorized("'\(identity.clientId)' is not registered in this hub")
+        }
+        guard record.status == .enabled else {
+            throw HubError(.deviceDisabled, "'\(identity.clientId)' is disabled\(record.statusReason.map { " (\($0))" } ?? "")")
+        }
+        switch record.authentication {
+        case .selfSigned(let primary, let secondary):
+            let presented = [certificate.sha1Thumbprint, certificate.sha256Thumbprint]
+            guard [primary, secondary].contains(where: { $0.map(presented.contains) ?? false }) else {
+                throw HubError.unauthorized("the client certificate's thumbprint (SHA-1 \(presented[0])) is not registered "
+                                            + "for '\(identity.clientId)'")
+            }
+            guard now >= certificate.notBefore else {
+                throw HubError.unauthorized("the client certificate is not valid before \(Timestamps.iso8601(certificate.notBefore))")
+            }
+            guard now <= certificate.notAfter else {
+                throw HubError.unauthorized("the client certificate expired at \(Timestamps.iso8601(certificate.notAfter))")
+            }
+            return (record, .selfSigned)
+        case .certificateAuthority:
+            throw HubError.unauthorized("'\(identity.clientId)' uses CA-signed certificates, which this hub does not verify yet")
+        case .sas:
+            throw HubError.unauthorized("'\(identity.clientId)' authenticates with SAS tokens; send one as the MQTT password")
+        }
+    }
+
     /// Authorizes a service request carrying a policy token (`Authorization: SharedAccessSignature …&skn=…`).
     /// - Returns: the policy that signed it.
     /// - Throws: ``HubError`` 401002 when the token is missing, invalid, expired, or its policy lacks `permission`.

@@ -3,6 +3,7 @@ import IoTHubProtocol
 import Logging
 import MQTTCore
 import NIOCore
+import NIOSSL
 
 /// One device's MQTT connection, as IoT Hub runs it: the thin MQTT head over the hub's core services.
 ///
@@ -49,6 +50,8 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler {
     private var connectionRecorded: EventLoopFuture<Void>?
     /// The client id of the first CONNECT, for ``MQTTEndpointConfiguration/packetObserver`` (set only when observed).
     private var observedClientId: String?
+    /// How the device authenticated (stamped on its telemetry as `iothub-connection-auth-method`).
+    private var authenticationMethod: EventService.AuthenticationKind = .sas
 
     // Keep-alive
     private var lastActivity = NIODeadline.uptimeNanoseconds(0)
@@ -182,10 +185,15 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler {
             return refuseConnection(.notAuthorized,
                                     reason: "user name names host '\(parsed.hostName)'; this hub is '\(services.hostName)'")
         }
-        guard let passwordBytes = connect.password, let password = String(validating: passwordBytes, as: UTF8.self) else {
-            return refuseConnection(.notAuthorized,
-                                    reason: "CONNECT has no SAS token as password (X.509 devices are not supported yet)")
+        var password: String?
+        if let passwordBytes = connect.password {
+            guard let text = String(validating: passwordBytes, as: UTF8.self) else {
+                return refuseConnection(.notAuthorized, reason: "the CONNECT password is not UTF-8 text (a SAS token)")
+            }
+            password = text
         }
+        // Without a password, the device authenticates with the client certificate of the TLS handshake.
+        let certificate = password == nil ? Self.presentedCertificate(context!) : nil
         if let will = connect.will {
             guard case .telemetry? = try? DeviceTopic(parsing: will.topic, identity: identity) else {
                 return refuseConnection(.notAuthorized,
@@ -193,18 +201,28 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler {
             }
         }
         let authenticator = services.authenticator
-        context!.eventLoop.makeFutureWithTask {
-            try await authenticator.authenticateDevice(identity, token: password)
+        context!.eventLoop.makeFutureWithTask { [password] in
+            try await authenticator.authenticateDevice(identity, token: password, certificate: certificate)
         }.assumeIsolated().whenComplete { [self] result in
             guard state == .authenticating else { return }
             switch result {
-            case .success(let record):
+            case .success(let (record, method)):
+                authenticationMethod = method
                 accept(connect, identity: identity, record: record)
             case .failure(let error):
                 if let hubError = error as? HubError { services.metrics.error(hubError.code, protocol: Self.protocolName) }
                 refuseConnection(.notAuthorized, reason: "\(error)")
             }
         }
+    }
+
+    /// The client certificate the TLS handshake received, if this connection is TLS and the device sent one.
+    private static func presentedCertificate(_ context: ChannelHandlerContext) -> PresentedCertificate? {
+        guard let certificate = try? context.pipeline.syncOperations.nioSSL_peerCertificate(),
+              let der = try? certificate.toDERBytes()
+        else { return nil }
+        return PresentedCertificate(der: der, notBefore: Date(timeIntervalSince1970: TimeInterval(certificate.notValidBefore)),
+                                    notAfter: Date(timeIntervalSince1970: TimeInterval(certificate.notValidAfter)))
     }
 
     private func accept(_ connect: MQTTConnect, identity: DeviceIdentity, record: DeviceRecord) {
@@ -314,7 +332,7 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler {
         pendingTelemetry += 1
         if pendingTelemetry >= configuration.maximumPendingTelemetry { readPaused = true }
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
-        services.events.ingest(message, from: identity, authentication: .sas, generationId: generationId,
+        services.events.ingest(message, from: identity, authentication: authenticationMethod, generationId: generationId,
                                protocol: Self.protocolName) { result in
             handler.eventLoop.execute { handler.value.ingested(result, ticket: ticket) }
         }
@@ -563,7 +581,7 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler {
             var message = IoTHubMessage(body: will.payload, propertyBag: bag)
             message.properties["iothub-MessageType"] = "Will"
             let logger = self.logger
-            services.events.ingest(message, from: identity, authentication: .sas, generationId: generationId,
+            services.events.ingest(message, from: identity, authentication: authenticationMethod, generationId: generationId,
                                    protocol: Self.protocolName) { result in
                 if case .failure(let error) = result { logger.warning("will message not stored", metadata: ["error": "\(error)"]) }
             }

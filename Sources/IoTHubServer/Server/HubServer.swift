@@ -72,8 +72,11 @@ public final class HubServer: Sendable {
         }
         applications.append(MaintenanceService(events: services.events, logger: logger))
         // Listed last so that graceful shutdown (in reverse order) ends device sessions first.
+        // MQTT asks for client certificates (X.509 devices) but does not require them (SAS devices send none).
+        var mqttTLS = tls
+        mqttTLS.certificateVerification = .optionalVerification
         applications.append(MQTTListener(services: services, host: configuration.bindAddress, port: configuration.mqttsPort,
-                                         tls: try NIOSSLContext(configuration: tls), configuration: configuration.mqtt,
+                                         tls: try NIOSSLContext(configuration: mqttTLS), configuration: configuration.mqtt,
                                          logger: logger))
         if let port = configuration.plainMQTTPort {
             applications.append(MQTTListener(services: services, host: configuration.bindAddress, port: port, tls: nil,

@@ -1,0 +1,33 @@
+import Foundation
+import IoTHubProtocol
+
+/// A client certificate a device presented in the TLS handshake, as the protocol-agnostic core sees it: the leaf's
+/// DER bytes and validity period (the protocol head extracts them; the core decides).
+public struct PresentedCertificate: Sendable, Hashable {
+    /// The leaf certificate, DER.
+    public var der: [UInt8]
+    public var notBefore: Date
+    public var notAfter: Date
+
+    public init(der: [UInt8], notBefore: Date, notAfter: Date) {
+        self.der = der
+        self.notBefore = notBefore
+        self.notAfter = notAfter
+    }
+
+    /// SHA-1 thumbprint, upper-case hex (as IoT Hub shows and stores thumbprints).
+    public var sha1Thumbprint: String { Self.hex(LibCrypto.sha1(der)) }
+    /// SHA-256 thumbprint, upper-case hex.
+    public var sha256Thumbprint: String { Self.hex(LibCrypto.sha256(der)) }
+
+    static func hex(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789ABCDEF")
+        var text = ""
+        text.reserveCapacity(bytes.count * 2)
+        for byte in bytes {
+            text.append(digits[Int(byte >> 4)])
+            text.append(digits[Int(byte & 0x0F)])
+        }
+        return text
+    }
+}

@@ -1,0 +1,142 @@
+import Foundation
+import IoTHubDevice
+import IoTHubProtocol
+import Testing
+@testable import IoTHubServer
+
+/// X.509 self-signed authentication: certificates made by `openssl` during the test, registered by thumbprint.
+@Suite(.serialized, .timeLimit(.minutes(3)))
+struct X509DeviceTests {
+    /// A certificate and key made by `openssl`, and the certificate's thumbprints.
+    struct Credential {
+        let certificate: String
+        let key: String
+        let sha1: String
+        let sha256: String
+
+        static func make(commonName: String, in directory: String, passphrase: String? = nil) throws -> Credential {
+            let base = "\(directory)/\(commonName)-\(UUID().uuidString.prefix(8))"
+            var keyArguments = ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-out", base + ".key"]
+            if let passphrase { keyArguments += ["-aes256", "-pass", "pass:\(passphrase)"] }
+            try openssl(keyArguments)
+            var requestArguments = ["req", "-new", "-x509", "-key", base + ".key", "-subj", "/CN=\(commonName)", "-days", "2",
+                                    "-out", base + ".pem"]
+            if let passphrase { requestArguments += ["-passin", "pass:\(passphrase)"] }
+            try openssl(requestArguments)
+            try openssl(["x509", "-in", base + ".pem", "-outform", "DER", "-out", base + ".der"])
+            let der = [UInt8](try Data(contentsOf: URL(fileURLWithPath: base + ".der")))
+            return Credential(certificate: base + ".pem", key: base + ".key",
+                              sha1: PresentedCertificate.hex(LibCrypto.sha1(der)),
+                              sha256: PresentedCertificate.hex(LibCrypto.sha256(der)))
+        }
+
+        private static func openssl(_ arguments: [String]) throws {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+            process.arguments = arguments
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            process.waitUntilExit()
+            guard process.terminationStatus == 0 else {
+                throw DeviceClientError.invalidConfiguration("openssl \(arguments.joined(separator: " ")) failed")
+            }
+        }
+    }
+
+    private func options(_ hub: LocalHub) -> DeviceClientOptions {
+        var options = DeviceClientOptions()
+        options.port = hub.mqttsPort
+        options.trust = .caFile(hub.caPath)
+        options.operationTimeout = .seconds(20)
+        options.retryPolicy = RetryPolicy(initialDelay: .milliseconds(100), maximumDelay: .seconds(1))
+        return options
+    }
+
+    private func register(_ deviceId: String, primary: String?, secondary: String? = nil, on hub: LocalHub) async throws {
+        _ = try await hub.services.registry.create(.init(
+            identity: DeviceIdentity(deviceId: deviceId),
+            authentication: .selfSigned(primaryThumbprint: primary, secondaryThumbprint: secondary)))
+    }
+
+    @Test func selfSignedCertificateByThumbprint() async throws {
+        let hub = try await LocalHub.start()
+        defer { hub.removeData() }
+        let credential = try Credential.make(commonName: "x509-a", in: hub.directory)
+        try await register("x509-a", primary: credential.sha256, on: hub)
+        let client = try DeviceClient(hostName: "localhost", deviceId: "x509-a", certificateFile: credential.certificate,
+                                      privateKeyFile: credential.key, options: options(hub))
+        try await client.connect()
+        try await client.send(IoTHubMessage(text: "signed"))
+        let version = try await client.updateReportedProperties(["auth": "x509"])
+        #expect(version >= 1)
+        await client.close()
+        let events = try await hub.events(for: "x509-a")
+        #expect(events.count == 1)
+        #expect(events.first?.message.systemProperties.connectionAuthMethod?.contains("x509Certificate") == true)
+
+        // The SHA-1 thumbprint as the secondary works as well.
+        let second = try Credential.make(commonName: "x509-b", in: hub.directory)
+        try await register("x509-b", primary: credential.sha256, secondary: second.sha1, on: hub)
+        let other = try DeviceClient(hostName: "localhost", deviceId: "x509-b", certificateFile: second.certificate,
+                                     privateKeyFile: second.key, options: options(hub))
+        try await other.connect()
+        await other.close()
+        await hub.stop()
+    }
+
+    @Test func swappedThumbprintIsRefusedWithoutRetries() async throws {
+        let hub = try await LocalHub.start()
+        defer { hub.removeData() }
+        let registered = try Credential.make(commonName: "x509-c", in: hub.directory)
+        let presented = try Credential.make(commonName: "x509-c", in: hub.directory)
+        try await register("x509-c", primary: registered.sha256, on: hub)
+        let client = try DeviceClient(hostName: "localhost", deviceId: "x509-c", certificateFile: presented.certificate,
+                                      privateKeyFile: presented.key, options: options(hub))
+        let recorder = await StateRecorder(client)
+        await #expect(throws: DeviceClientError.self) { try await client.connect() }
+        #expect(await recorder.wait { $0.contains { if case .disconnected(.unauthorized) = $0 { true } else { false } } })
+        await client.close()
+
+        // A SAS device cannot connect with a certificate instead of its token.
+        _ = try await hub.createDevice("sas-only")
+        let impostor = try DeviceClient(hostName: "localhost", deviceId: "sas-only", certificateFile: presented.certificate,
+                                        privateKeyFile: presented.key, options: options(hub))
+        await #expect(throws: DeviceClientError.self) { try await impostor.connect() }
+        await impostor.close()
+        // Nor can a certificate registered for one device connect as another.
+        try await register("x509-d", primary: registered.sha256, on: hub)
+        let wrongDevice = try DeviceClient(hostName: "localhost", deviceId: "x509-d", certificateFile: presented.certificate,
+                                           privateKeyFile: presented.key, options: options(hub))
+        await #expect(throws: DeviceClientError.self) { try await wrongDevice.connect() }
+        await wrongDevice.close()
+        await hub.stop()
+    }
+
+    @Test func encryptedKeysAndBadFilesFailClearly() async throws {
+        let directory = NSTemporaryDirectory() + "x509-files-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let encrypted = try Credential.make(commonName: "enc", in: directory, passphrase: "s3cret")
+        let plain = try Credential.make(commonName: "plain", in: directory)
+        _ = try DeviceTLSContext(certificateFile: encrypted.certificate, privateKeyFile: encrypted.key, passphrase: "s3cret")
+        #expect(throws: DeviceClientError.self) {
+            try DeviceTLSContext(certificateFile: encrypted.certificate, privateKeyFile: encrypted.key, passphrase: "wrong")
+        }
+        #expect(throws: DeviceClientError.self) {
+            try DeviceTLSContext(certificateFile: encrypted.certificate, privateKeyFile: encrypted.key)
+        }
+        #expect(throws: DeviceClientError.self) {
+            try DeviceTLSContext(certificateFile: plain.certificate, privateKeyFile: encrypted.key, passphrase: "s3cret")
+        }
+        #expect(throws: DeviceClientError.self) {
+            try DeviceTLSContext(certificateFile: directory + "/missing.pem", privateKeyFile: plain.key)
+        }
+        var plainOptions = DeviceClientOptions()
+        plainOptions.plainTCPPort = 1883
+        #expect(throws: DeviceClientError.self) {
+            try DeviceClient(hostName: "h", deviceId: "d", certificateFile: plain.certificate, privateKeyFile: plain.key,
+                             options: plainOptions)
+        }
+    }
+}
