@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "sample-telemetry", targets: ["sample-telemetry"]),
         .executable(name: "sample-thermostat", targets: ["sample-thermostat"]),
         .executable(name: "sample-c2d-listener", targets: ["sample-c2d-listener"]),
+        .executable(name: "sample-x509-device", targets: ["sample-x509-device"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -73,6 +74,9 @@ let package = Package(
         .executableTarget(name: "sample-c2d-listener", dependencies: [
             "SampleSupport", "IoTHubDevice", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Samples/c2d-listener"),
+        .executableTarget(name: "sample-x509-device", dependencies: [
+            "SampleSupport", "IoTHubDevice", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "Samples/x509-device"),
 
         // MARK: The companion hub.
         .target(name: "IoTHubServer", dependencies: [

@@ -46,18 +46,49 @@ struct DeviceCommand: AsyncParsableCommand {
         subcommands: [Create.self, List.self, Show.self, Delete.self, ConnectionString.self])
 
     struct Create: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Create a device (or module) with generated SAS keys.")
+        static let configuration = CommandConfiguration(
+            abstract: "Create a device (or module): generated SAS keys, or X.509 (thumbprint or CA-signed).")
         @Argument var deviceId: String
         @Option var module: String?
         @Flag(help: "Create it disabled.") var disabled = false
         @Flag(help: "Mark it as an IoT Edge device.") var edge = false
+        @Option(help: "shared_private_key (default), x509_thumbprint or x509_ca.") var authMethod = "shared_private_key"
+        @Option(help: "With x509_thumbprint: the certificate's SHA-1 or SHA-256 thumbprint.") var primaryThumbprint: String?
+        @Option(help: "With x509_thumbprint: a second thumbprint (for rollover).") var secondaryThumbprint: String?
         @OptionGroup var hub: HubClientOptions
+
+        mutating func validate() throws {
+            switch authMethod {
+            case "shared_private_key", "x509_ca":
+                guard primaryThumbprint == nil, secondaryThumbprint == nil else {
+                    throw ValidationError("thumbprints go with --auth-method x509_thumbprint")
+                }
+            case "x509_thumbprint":
+                guard primaryThumbprint != nil || secondaryThumbprint != nil else {
+                    throw ValidationError("--auth-method x509_thumbprint needs --primary-thumbprint (see `iothub cert issue`)")
+                }
+            default:
+                throw ValidationError("--auth-method must be shared_private_key, x509_thumbprint or x509_ca")
+            }
+        }
 
         func run() async throws {
             try await withHub(hub) { client in
-                let body: JSONValue = ["deviceId": .string(deviceId), "status": .string(disabled ? "disabled" : "enabled"),
-                                       "capabilities": ["iotEdge": .bool(edge)]]
-                printJSON(try await client.send(.PUT, devicePath(deviceId, module), body: body.serializedBytes()).body)
+                var body: JSONObject = ["deviceId": .string(deviceId), "status": .string(disabled ? "disabled" : "enabled"),
+                                        "capabilities": ["iotEdge": .bool(edge)]]
+                switch authMethod {
+                case "x509_thumbprint":
+                    body["authentication"] = ["type": "selfSigned", "x509Thumbprint": [
+                        "primaryThumbprint": primaryThumbprint.map(JSONValue.string) ?? .null,
+                        "secondaryThumbprint": secondaryThumbprint.map(JSONValue.string) ?? .null,
+                    ]]
+                case "x509_ca":
+                    body["authentication"] = ["type": "certificateAuthority"]
+                default:
+                    break
+                }
+                printJSON(try await client.send(.PUT, devicePath(deviceId, module),
+                                                body: JSONValue.object(body).serializedBytes()).body)
             }
         }
     }

@@ -108,6 +108,58 @@ struct SampleProgramTests {
     }
 }
 
+extension SampleProgramTests {
+    /// Runs a program with extra environment variables (an empty value removes the variable), waiting off the
+    /// cooperative pool.
+    static func execute(_ product: String, _ arguments: [String], environment extra: [String: String] = [:]) async throws
+        -> (status: Int32, output: String)
+    {
+        let process = Process()
+        process.executableURL = try SampleBinaries.path(product)
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(extra) { $1 }.filter { !$0.value.isEmpty }
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let data = await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                let data = output.fileHandleForReading.readDataToEndOfFile()
+                process.waitUntilExit()
+                continuation.resume(returning: data)
+            }
+        }
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    @Test func x509SampleWithACertificateIssuedAndRegisteredByTheCommandLine() async throws {
+        let hub = try await LocalHub.start()
+        defer { hub.removeData() }
+        let out = hub.directory + "/device-certs"
+        let issued = try await Self.execute("iothub", ["cert", "issue", "--device", "x509-sample", "--out", out,
+                                                       "--data-dir", hub.directory])
+        #expect(issued.status == 0, "\(issued.output)")
+        let sha256 = try #require(issued.output.split(separator: "\n").first { $0.hasPrefix("sha256 thumbprint: ") }?
+            .dropFirst("sha256 thumbprint: ".count))
+        let created = try await Self.execute("iothub", [
+            "device", "create", "x509-sample", "--auth-method", "x509_thumbprint", "--primary-thumbprint", String(sha256),
+            "--data-dir", hub.directory, "--endpoint", "https://localhost:\(hub.httpsPort)",
+        ], environment: ["IOTHUB_CONNECTION_STRING": "", "IOTHUB_CA_FILE": ""])
+        #expect(created.status == 0 && created.output.contains("selfSigned"), "\(created.output)")
+        let run = try await Self.execute("sample-x509-device", ["--count", "3"], environment: [
+            "IOTHUB_HOSTNAME": "localhost", "IOTHUB_DEVICE_ID": "x509-sample",
+            "IOTHUB_X509_CERT_FILE": out + "/x509-sample.pem", "IOTHUB_X509_KEY_FILE": out + "/x509-sample.key",
+            "IOTHUB_CA_FILE": hub.caPath, "IOTHUB_MQTT_PORT": "\(hub.mqttsPort)",
+        ])
+        #expect(run.status == 0, "\(run.output)")
+        #expect(run.output.contains("sent 3 messages with an X.509 certificate"))
+        let events = try await hub.events(for: "x509-sample")
+        #expect(events.count == 3)
+        #expect(events.allSatisfy { $0.message.systemProperties.connectionAuthMethod?.contains("x509Certificate") == true })
+        await hub.stop()
+    }
+}
+
 /// Finds the sample executables next to the test bundle (`swift test` builds every product), building them when
 /// they are missing.
 enum SampleBinaries {

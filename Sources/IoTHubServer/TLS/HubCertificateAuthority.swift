@@ -128,6 +128,16 @@ public struct HubCertificateAuthority: Sendable {
         return names.contains(.dnsName(hostName))
     }
 
+    /// The SHA-1 and SHA-256 thumbprints (upper-case hex of the DER) of a PEM certificate, as IoT Hub registers them.
+    public static func thumbprints(ofPEM pem: String) throws -> (sha1: String, sha256: String) {
+        let certificate = try Certificate(pemEncoded: pem)
+        var serializer = DER.Serializer()
+        try serializer.serialize(certificate)
+        let presented = PresentedCertificate(der: serializer.serializedBytes, notBefore: certificate.notValidBefore,
+                                             notAfter: certificate.notValidAfter)
+        return (presented.sha1Thumbprint, presented.sha256Thumbprint)
+    }
+
     /// SHA-1 of the public key, as RFC 5280 §4.2.1.2 suggests for key identifiers.
     private static func keyIdentifier(_ key: P256.Signing.PublicKey) -> [UInt8] {
         Array(Insecure.SHA1.hash(data: key.x963Representation))
