@@ -12,27 +12,10 @@ struct SampleProgramTests {
         -> (status: Int32, output: String)
     {
         let key = try await hub.createDevice(deviceId)
-        let process = Process()
-        process.executableURL = try SampleBinaries.path(product)
-        process.arguments = arguments
-        var environment = ProcessInfo.processInfo.environment
-        environment["IOTHUB_DEVICE_CONNECTION_STRING"] = "HostName=localhost;DeviceId=\(deviceId);SharedAccessKey=\(key)"
-        environment["IOTHUB_CA_FILE"] = hub.caPath
-        environment["IOTHUB_MQTT_PORT"] = "\(hub.mqttsPort)"
-        process.environment = environment
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        // Wait on a Dispatch thread, not on Swift's small cooperative pool, which the in-process hub needs.
-        let data = await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                let data = output.fileHandleForReading.readDataToEndOfFile()
-                process.waitUntilExit()
-                continuation.resume(returning: data)
-            }
-        }
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        return try await Self.execute(product, arguments, environment: [
+            "IOTHUB_DEVICE_CONNECTION_STRING": "HostName=localhost;DeviceId=\(deviceId);SharedAccessKey=\(key)",
+            "IOTHUB_CA_FILE": hub.caPath, "IOTHUB_MQTT_PORT": "\(hub.mqttsPort)",
+        ])
     }
 
     @Test func telemetrySampleSendsAndWaitsForEveryAcknowledgement() async throws {
