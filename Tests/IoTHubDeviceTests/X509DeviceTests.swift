@@ -113,6 +113,50 @@ struct X509DeviceTests {
         await hub.stop()
     }
 
+    /// A certificate for CN=`commonName` signed by the hub's own CA, written to files.
+    private func issued(_ commonName: String, by hub: LocalHub, now: Date = Date(), days: Int = 2) throws -> (certificate: String, key: String) {
+        let pair = try hub.server.data.tls.issueDeviceCertificate(deviceId: commonName, validDays: days, now: now)
+        let base = hub.directory + "/\(commonName)-\(UUID().uuidString.prefix(8))"
+        try pair.certificatePEM.write(toFile: base + ".pem", atomically: true, encoding: .utf8)
+        try pair.keyPEM.write(toFile: base + ".key", atomically: true, encoding: .utf8)
+        return (base + ".pem", base + ".key")
+    }
+
+    private func registerCASigned(_ deviceId: String, on hub: LocalHub) async throws {
+        _ = try await hub.services.registry.create(.init(identity: DeviceIdentity(deviceId: deviceId),
+                                                         authentication: .certificateAuthority))
+    }
+
+    @Test func caSignedCertificateWithTheDeviceIdAsCommonName() async throws {
+        let hub = try await LocalHub.start()
+        defer { hub.removeData() }
+        try await registerCASigned("ca-dev-1", on: hub)
+        let good = try issued("ca-dev-1", by: hub)
+        let client = try DeviceClient(hostName: "localhost", deviceId: "ca-dev-1", certificateFile: good.certificate,
+                                      privateKeyFile: good.key, options: options(hub))
+        try await client.connect()
+        try await client.send(IoTHubMessage(text: "ca-signed"))
+        await client.close()
+        let events = try await hub.events(for: "ca-dev-1")
+        #expect(events.first?.message.systemProperties.connectionAuthMethod?.contains("x509CA") == true)
+
+        // Refused: another device's certificate (CN mismatch), an expired one, and a self-signed one.
+        let otherName = try issued("ca-dev-2", by: hub)
+        let expired = try issued("ca-dev-1", by: hub, now: Date().addingTimeInterval(-10 * 86_400), days: 1)
+        let selfSigned = try Credential.make(commonName: "ca-dev-1", in: hub.directory)
+        for (certificate, key) in [(otherName.certificate, otherName.key), (expired.certificate, expired.key),
+                                   (selfSigned.certificate, selfSigned.key)] {
+            var refusedOptions = options(hub)
+            refusedOptions.retryPolicy = .never
+            let refused = try DeviceClient(hostName: "localhost", deviceId: "ca-dev-1", certificateFile: certificate,
+                                           privateKeyFile: key, options: refusedOptions)
+            await #expect(throws: DeviceClientError.self) { try await refused.connect() }
+            await refused.close()
+        }
+        #expect(try await hub.events(for: "ca-dev-1").count == 1)
+        await hub.stop()
+    }
+
     @Test func encryptedKeysAndBadFilesFailClearly() async throws {
         let directory = NSTemporaryDirectory() + "x509-files-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)

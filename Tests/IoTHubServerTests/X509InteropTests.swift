@@ -36,6 +36,38 @@ struct X509InteropTests {
         #expect(event?.message.systemProperties.connectionAuthMethod?.contains("x509Certificate") == true)
     }
 
+    @Test("CA-signed certificate (the hub's CA, CN = device id): accepted; another device's: refused")
+    func caSigned() async throws {
+        let hub = try await RunningHub.start()
+        let directory = TestProcess.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let outcome: Result<([String: Any], [String: Any]), any Error>
+        do {
+            _ = try await hub.server.services.registry.create(.init(identity: DeviceIdentity(deviceId: "x509-py-ca"),
+                                                                    authentication: .certificateAuthority))
+            var files: [String: (String, String)] = [:]
+            for name in ["x509-py-ca", "someone-else"] {
+                let pair = try hub.server.data.tls.issueDeviceCertificate(deviceId: name, validDays: 2)
+                let base = directory + "/" + name
+                try pair.certificatePEM.write(toFile: base + ".pem", atomically: true, encoding: .utf8)
+                try pair.keyPEM.write(toFile: base + ".key", atomically: true, encoding: .utf8)
+                files[name] = (base + ".pem", base + ".key")
+            }
+            let own = try #require(files["x509-py-ca"]), other = try #require(files["someone-else"])
+            let accepted = try await Python.runJSON("device_sdk_x509.py", ["x509-py-ca", own.0, own.1, hub.caPath],
+                                                    caPath: hub.caPath)
+            let refused = try await Python.runJSON("device_sdk_x509.py", ["x509-py-ca", other.0, other.1, hub.caPath],
+                                                   caPath: hub.caPath)
+            outcome = .success((accepted, refused))
+        } catch {
+            outcome = .failure(error)
+        }
+        await hub.stop()
+        let (accepted, refused) = try outcome.get()
+        #expect(accepted["connected"] as? Bool == true && accepted["sent"] as? Bool == true, "\(accepted)")
+        #expect(refused["connected"] as? Bool == false, "\(refused)")
+    }
+
     /// A self-signed EC certificate for CN=`commonName` and its SHA-256 thumbprint, made by `openssl`.
     static func certificate(_ commonName: String, directory: String) async throws -> (pem: String, key: String, thumbprint: String) {
         let base = "\(directory)/\(UUID().uuidString)"

@@ -10,11 +10,17 @@ public struct HubAuthenticator: Sendable {
     public let hostName: String
     let store: any HubStore
     let policies: [AccessPolicy]
+    /// Verifies the chains of CA-signed (`certificateAuthority`) devices; `nil` when the hub trusts no device CA.
+    let deviceCertificateAuthorities: X509ChainVerifier?
 
-    public init(hostName: String, store: any HubStore, policies: [AccessPolicy]) {
+    /// - Parameter deviceCertificateAuthorities: PEM certificates of the CAs whose signed device certificates the
+    ///   hub accepts for `certificateAuthority` devices (the hub's own CA, which `iothub cert issue` signs with).
+    public init(hostName: String, store: any HubStore, policies: [AccessPolicy], deviceCertificateAuthorities: [String] = []) {
         self.hostName = hostName
         self.store = store
         self.policies = policies
+        self.deviceCertificateAuthorities = deviceCertificateAuthorities.isEmpty
+            ? nil : try? X509ChainVerifier(trustedPEM: deviceCertificateAuthorities)
     }
 
     /// Authenticates a device or module presenting a SAS token (MQTT password, HTTPS `Authorization`, AMQP CBS).
@@ -85,7 +91,19 @@ public struct HubAuthenticator: Sendable {
             }
             return (record, .selfSigned)
         case .certificateAuthority:
-            throw HubError.unauthorized("'\(identity.clientId)' uses CA-signed certificates, which this hub does not verify yet")
+            guard let verifier = deviceCertificateAuthorities else {
+                throw HubError.unauthorized("'\(identity.clientId)' uses CA-signed certificates and this hub trusts no device CA")
+            }
+            let commonName: String
+            do {
+                commonName = try verifier.verify(leaf: certificate.der, intermediates: certificate.intermediates, at: now)
+            } catch {
+                throw HubError.unauthorized("the client certificate of '\(identity.clientId)' is refused: \(error)")
+            }
+            guard commonName == identity.clientId else {
+                throw HubError.unauthorized("the client certificate's CN is '\(commonName)', not the device id '\(identity.clientId)'")
+            }
+            return (record, .certificateAuthority)
         case .sas:
             throw HubError.unauthorized("'\(identity.clientId)' authenticates with SAS tokens; send one as the MQTT password")
         }

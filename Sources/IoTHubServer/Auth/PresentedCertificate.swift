@@ -8,11 +8,14 @@ public struct PresentedCertificate: Sendable, Hashable {
     public var der: [UInt8]
     public var notBefore: Date
     public var notAfter: Date
+    /// The rest of the chain the device sent (DER, leaf's issuer first), untrusted: help for chain building.
+    public var intermediates: [[UInt8]]
 
-    public init(der: [UInt8], notBefore: Date, notAfter: Date) {
+    public init(der: [UInt8], notBefore: Date, notAfter: Date, intermediates: [[UInt8]] = []) {
         self.der = der
         self.notBefore = notBefore
         self.notAfter = notAfter
+        self.intermediates = intermediates
     }
 
     /// SHA-1 thumbprint, upper-case hex (as IoT Hub shows and stores thumbprints).

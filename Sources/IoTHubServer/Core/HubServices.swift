@@ -14,15 +14,19 @@ public struct HubServices: Sendable {
     public let metrics: HubMetrics
     public let logger: Logger
 
+    /// - Parameter deviceCertificateAuthorities: PEM CA certificates trusted for CA-signed (`certificateAuthority`)
+    ///   devices.
     public init(hostName: String, store: any HubStore, policies: [AccessPolicy], logger: Logger,
-                eventRetention: Double = 86_400, eventMaximumBytes: Int64 = 1 << 30, metrics: HubMetrics = HubMetrics()) {
+                eventRetention: Double = 86_400, eventMaximumBytes: Int64 = 1 << 30, metrics: HubMetrics = HubMetrics(),
+                deviceCertificateAuthorities: [String] = []) {
         self.hostName = hostName
         self.store = store
         self.logger = logger
         self.metrics = metrics
         let presence = PresenceDirectory(metrics: metrics)
         self.presence = presence
-        authenticator = HubAuthenticator(hostName: hostName, store: store, policies: policies)
+        authenticator = HubAuthenticator(hostName: hostName, store: store, policies: policies,
+                                         deviceCertificateAuthorities: deviceCertificateAuthorities)
         registry = RegistryService(store: store, presence: presence, logger: logger)
         twins = TwinService(store: store, presence: presence, logger: logger, metrics: metrics)
         events = EventService(store: store, retention: eventRetention, maximumBytes: eventMaximumBytes, logger: logger,

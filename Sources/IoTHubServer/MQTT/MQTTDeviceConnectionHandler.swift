@@ -73,7 +73,12 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler {
     private var cloudToDeviceWanted = false
     private var cloudToDeviceTimer: Scheduled<Void>?
 
-    init(services: HubServices, configuration: MQTTEndpointConfiguration, logger: Logger) {
+    /// The client certificate chain of the TLS handshake (empty for plain TCP or a device that sent none).
+    private let presentedChain: PresentedChain?
+
+    init(services: HubServices, configuration: MQTTEndpointConfiguration, logger: Logger,
+         presentedChain: PresentedChain? = nil) {
+        self.presentedChain = presentedChain
         self.services = services
         self.configuration = configuration
         self.logger = logger
@@ -193,7 +198,7 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler {
             password = text
         }
         // Without a password, the device authenticates with the client certificate of the TLS handshake.
-        let certificate = password == nil ? Self.presentedCertificate(context!) : nil
+        let certificate = password == nil ? (presentedChain?.presentedCertificate() ?? Self.presentedCertificate(context!)) : nil
         if let will = connect.will {
             guard case .telemetry? = try? DeviceTopic(parsing: will.topic, identity: identity) else {
                 return refuseConnection(.notAuthorized,

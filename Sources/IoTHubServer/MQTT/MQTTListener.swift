@@ -23,16 +23,19 @@ struct MQTTListener: Service {
                            configuration: MQTTEndpointConfiguration, logger: Logger) -> EventLoopFuture<Void> {
         channel.eventLoop.makeCompletedFuture {
             let pipeline = channel.pipeline.syncOperations
+            let presented = PresentedChain()
             if let tls {
                 // Client certificates are requested and accepted whatever their issuer: the hub decides at CONNECT
-                // (thumbprint, validity), where it can answer CONNACK 5 with a reason instead of a TLS alert.
-                try pipeline.addHandler(NIOSSLServerHandler(context: tls, customVerificationCallback: { _, promise in
+                // (thumbprint, or chain to a trusted CA, and validity), where it can answer CONNACK 5 with a reason
+                // instead of a TLS alert.
+                try pipeline.addHandler(NIOSSLServerHandler(context: tls, customVerificationCallback: { chain, promise in
+                    presented.record(chain)
                     promise.succeed(.certificateVerified)
                 }))
             }
             try pipeline.addHandler(MQTTPacketCodecHandler(maximumPacketSize: configuration.maximumPacketSize))
             try pipeline.addHandler(MQTTDeviceConnectionHandler(services: services, configuration: configuration,
-                                                                logger: logger))
+                                                                logger: logger, presentedChain: presented))
         }
     }
 

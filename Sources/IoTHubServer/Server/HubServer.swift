@@ -40,9 +40,11 @@ public final class HubServer: Sendable {
             data.store.close()
             throw error
         }
+        // Devices with certificates from the hub's own CA (`iothub cert issue`) can authenticate as CA-signed.
+        let hubCA = (try? String(contentsOfFile: data.tls.caCertificatePath, encoding: .utf8)).map { [$0] } ?? []
         let services = HubServices(hostName: configuration.hostName, store: data.store, policies: data.policies,
                                    logger: logger, eventRetention: configuration.eventRetention,
-                                   eventMaximumBytes: configuration.eventMaximumBytes)
+                                   eventMaximumBytes: configuration.eventMaximumBytes, deviceCertificateAuthorities: hubCA)
         return HubServer(configuration: configuration, services: services, data: data, logger: logger)
     }
 
