@@ -107,7 +107,7 @@ let package = Package(
         ]),
 
         // MARK: Tests.
-        .testTarget(name: "IoTHubProtocolTests", dependencies: ["IoTHubProtocol"]),
+        .testTarget(name: "IoTHubProtocolTests", dependencies: ["IoTHubProtocol", "IoTHubTestSupport"]),
         .testTarget(name: "MQTTCoreTests", dependencies: ["MQTTCore"]),
         .testTarget(name: "IoTHubServerTests", dependencies: [
             "IoTHubServer", "iothub", "IoTHubTestSupport",

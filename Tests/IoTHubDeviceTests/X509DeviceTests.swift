@@ -1,6 +1,7 @@
 import Foundation
 import IoTHubDevice
 import IoTHubProtocol
+import IoTHubTestSupport
 import Testing
 @testable import IoTHubServer
 
@@ -31,16 +32,7 @@ struct X509DeviceTests {
         }
 
         private static func openssl(_ arguments: [String]) throws {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-            process.arguments = arguments
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            process.waitUntilExit()
-            guard process.terminationStatus == 0 else {
-                throw DeviceClientError.invalidConfiguration("openssl \(arguments.joined(separator: " ")) failed")
-            }
+            try OpenSSLTool.run(arguments)
         }
     }
 

@@ -3,6 +3,7 @@ import IoTHubProtocol
 import MQTTCore
 import NIOCore
 import NIOEmbedded
+import NIOSSL
 @testable import IoTHubServer
 
 /// The hub's production MQTT pipeline (codec + connection handler) on an `NIOAsyncTestingChannel`, driven with
@@ -20,6 +21,22 @@ final class MQTTTestConnection: @unchecked Sendable {
                                     logger: services.logger)
         }
         try await initialized.get()
+        try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 40000)).get()
+        return MQTTTestConnection(channel: channel)
+    }
+
+    /// The production handlers after TLS, with `chain` as the client certificate chain the handshake presented.
+    static func open(_ hub: TestHub, presenting chain: [NIOSSLCertificate]) async throws -> MQTTTestConnection {
+        let channel = NIOAsyncTestingChannel()
+        let services = hub.services
+        let presented = PresentedChain()
+        presented.record(chain)
+        try await channel.testingEventLoop.executeInContext {
+            let pipeline = channel.pipeline.syncOperations
+            try pipeline.addHandler(MQTTPacketCodecHandler(maximumPacketSize: MQTTStreamDecoder.defaultMaximumPacketSize))
+            try pipeline.addHandler(MQTTDeviceConnectionHandler(services: services, configuration: MQTTEndpointConfiguration(),
+                                                                logger: services.logger, presentedChain: presented))
+        }
         try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 40000)).get()
         return MQTTTestConnection(channel: channel)
     }

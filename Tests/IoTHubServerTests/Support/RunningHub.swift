@@ -86,12 +86,14 @@ enum Python {
             .deletingLastPathComponent().appendingPathComponent("Oracle/\(name)").path
     }
 
-    /// Runs a script from Tests/Oracle with the hub's CA trusted, and returns its last output line as JSON.
+    /// Runs a script from Tests/Oracle with the hub's CA trusted, and returns its last JSON output line.
     static func runJSON(_ name: String, _ arguments: [String], caPath: String) async throws -> [String: Any] {
         let result = try await TestProcess.runOffPool("/usr/bin/env", ["REQUESTS_CA_BUNDLE=\(caPath)", interpreter, script(name)] + arguments)
-        guard result.status == 0, let line = result.output.split(separator: "\n").last,
-              let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
-        else {
+        // The result is the last line that is a JSON object: the SDK's background threads may log after it.
+        let object = result.output.split(separator: "\n").reversed().lazy.compactMap { line in
+            line.hasPrefix("{") ? (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] : nil
+        }.first
+        guard result.status == 0, let object else {
             throw HubError.invalid("\(name) failed (\(result.status)): \(result.output.suffix(2000))")
         }
         return object
