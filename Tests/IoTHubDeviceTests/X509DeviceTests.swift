@@ -149,6 +149,49 @@ struct X509DeviceTests {
         await hub.stop()
     }
 
+    @Test func uploadedCAOnlyAfterProofOfPossessionAndUntilDeleted() async throws {
+        let hub = try await LocalHub.start()
+        defer { hub.removeData() }
+        let dir = hub.directory
+        func run(_ arguments: [String]) throws { try OpenSSLTool.run(arguments) }
+        func key(_ name: String) throws {
+            try run(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-out", "\(dir)/\(name).key"])
+        }
+        func sign(_ commonName: String, file: String) throws {
+            try key(file)
+            try run(["req", "-new", "-key", "\(dir)/\(file).key", "-subj", "/CN=\(commonName)", "-out", "\(dir)/\(file).csr"])
+            try run(["x509", "-req", "-in", "\(dir)/\(file).csr", "-CA", "\(dir)/lab-ca.pem", "-CAkey", "\(dir)/lab-ca.key",
+                     "-CAcreateserial", "-days", "2", "-out", "\(dir)/\(file).pem"])
+        }
+        try key("lab-ca")
+        try run(["req", "-new", "-x509", "-key", "\(dir)/lab-ca.key", "-subj", "/CN=lab-ca", "-days", "3",
+                 "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+                 "-out", "\(dir)/lab-ca.pem"])
+        try sign("lab-dev-1", file: "device")
+        try await registerCASigned("lab-dev-1", on: hub)
+        func attempt() async -> Bool {
+            var refusedOptions = options(hub)
+            refusedOptions.retryPolicy = .never
+            guard let client = try? DeviceClient(hostName: "localhost", deviceId: "lab-dev-1", certificateFile: "\(dir)/device.pem",
+                                                 privateKeyFile: "\(dir)/device.key", options: refusedOptions) else { return false }
+            defer { Task { await client.close() } }
+            do { try await client.connect() } catch { return false }
+            return true
+        }
+        let certificates = hub.services.certificates
+        let uploaded = try await certificates.upload("lab-ca", certificate: try String(contentsOfFile: "\(dir)/lab-ca.pem", encoding: .utf8),
+                                                     ifMatch: nil)
+        #expect(await attempt() == false)   // uploaded, not yet verified
+        let coded = try await certificates.generateVerificationCode("lab-ca", ifMatch: uploaded.etag)
+        try sign(try #require(coded.verificationCode), file: "proof")
+        _ = try await certificates.verify("lab-ca", proof: try String(contentsOfFile: "\(dir)/proof.pem", encoding: .utf8),
+                                          ifMatch: coded.etag)
+        #expect(await attempt() == true)
+        try await certificates.delete("lab-ca", ifMatch: nil)
+        #expect(await attempt() == false)   // revoked by deletion
+        await hub.stop()
+    }
+
     @Test func encryptedKeysAndBadFilesFailClearly() async throws {
         let directory = NSTemporaryDirectory() + "x509-files-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)

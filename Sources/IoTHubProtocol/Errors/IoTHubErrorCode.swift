@@ -35,6 +35,9 @@ public enum IoTHubErrorCode: Int, Sendable, Hashable, CaseIterable {
     case jobNotFound = 404002
     /// The cloud-to-device message (lock token) is not known or no longer locked.
     case deviceMessageLockLost = 412020
+    /// The CA certificate is not registered. (IoT Hub manages CA certificates through Azure Resource Manager, which
+    /// answers `CertificateNotFound`; this hub serves them itself, with this code.)
+    case certificateNotFound = 404050
     /// The device is not connected, so a direct method cannot be delivered.
     case deviceNotOnline = 404103
     /// The device or module already exists.
@@ -71,6 +74,7 @@ public enum IoTHubErrorCode: Int, Sendable, Hashable, CaseIterable {
         case .moduleNotFound: "ModuleNotFound"
         case .jobNotFound: "JobNotFound"
         case .deviceMessageLockLost: "DeviceMessageLockLost"
+        case .certificateNotFound: "CertificateNotFound"
         case .deviceNotOnline: "DeviceNotOnline"
         case .deviceAlreadyExists: "DeviceAlreadyExists"
         case .moduleAlreadyExistsOnDevice: "ModuleAlreadyExistsOnDevice"

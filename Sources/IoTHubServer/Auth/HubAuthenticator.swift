@@ -10,8 +10,9 @@ public struct HubAuthenticator: Sendable {
     public let hostName: String
     let store: any HubStore
     let policies: [AccessPolicy]
-    /// Verifies the chains of CA-signed (`certificateAuthority`) devices; `nil` when the hub trusts no device CA.
-    let deviceCertificateAuthorities: X509ChainVerifier?
+    /// CA certificates (PEM) trusted for CA-signed (`certificateAuthority`) devices besides the verified ones of the
+    /// store: the hub's own CA.
+    let deviceCertificateAuthorities: [String]
 
     /// - Parameter deviceCertificateAuthorities: PEM certificates of the CAs whose signed device certificates the
     ///   hub accepts for `certificateAuthority` devices (the hub's own CA, which `iothub cert issue` signs with).
@@ -19,8 +20,7 @@ public struct HubAuthenticator: Sendable {
         self.hostName = hostName
         self.store = store
         self.policies = policies
-        self.deviceCertificateAuthorities = deviceCertificateAuthorities.isEmpty
-            ? nil : try? X509ChainVerifier(trustedPEM: deviceCertificateAuthorities)
+        self.deviceCertificateAuthorities = deviceCertificateAuthorities
     }
 
     /// Authenticates a device or module presenting a SAS token (MQTT password, HTTPS `Authorization`, AMQP CBS).
@@ -91,12 +91,15 @@ public struct HubAuthenticator: Sendable {
             }
             return (record, .selfSigned)
         case .certificateAuthority:
-            guard let verifier = deviceCertificateAuthorities else {
+            // The hub's own CA and every CA whose owner proved possession of its key.
+            let trusted = deviceCertificateAuthorities + (try await store.caCertificates().filter(\.isVerified).map(\.pem))
+            guard !trusted.isEmpty else {
                 throw HubError.unauthorized("'\(identity.clientId)' uses CA-signed certificates and this hub trusts no device CA")
             }
             let commonName: String
             do {
-                commonName = try verifier.verify(leaf: certificate.der, intermediates: certificate.intermediates, at: now)
+                commonName = try X509ChainVerifier(trustedPEM: trusted)
+                    .verify(leaf: certificate.der, intermediates: certificate.intermediates, at: now)
             } catch {
                 throw HubError.unauthorized("the client certificate of '\(identity.clientId)' is refused: \(error)")
             }

@@ -11,6 +11,7 @@ public struct HubServices: Sendable {
     public let events: EventService
     public let methods: MethodDispatcher
     public let cloudToDevice: CloudToDeviceService
+    public let certificates: CertificateService
     public let metrics: HubMetrics
     public let logger: Logger
 
@@ -33,5 +34,6 @@ public struct HubServices: Sendable {
                               metrics: metrics)
         methods = MethodDispatcher(presence: presence, logger: logger, metrics: metrics)
         cloudToDevice = CloudToDeviceService(store: store, presence: presence, logger: logger, metrics: metrics)
+        certificates = CertificateService(store: store, logger: logger)
     }
 }

@@ -18,6 +18,7 @@ public enum HubRouter {
         DeviceMessagesController(hub: hub).register(on: router)
         MonitorController(hub: hub).register(on: router)
         QueryController(hub: hub).register(on: router)
+        CertificatesController(hub: hub).register(on: router)
         return router
     }
 }

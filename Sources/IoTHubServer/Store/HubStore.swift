@@ -53,6 +53,15 @@ public enum ETagCondition: Sendable, Hashable {
 /// Twins are stored as JSON documents; the twin service parses, patches and validates them inside
 /// ``updateTwin(_:_:)``, which runs atomically against concurrent updates.
 public protocol HubStore: Sendable {
+    // MARK: CA certificates (X.509 CA-signed devices)
+    /// Every CA certificate, by name.
+    func caCertificates() async throws -> [CACertificateRecord]
+    /// Creates or replaces `record` (by name) when `condition` holds against the stored one.
+    /// - Throws: 412002 for a stale etag.
+    func saveCACertificate(_ record: CACertificateRecord, condition: ETagCondition) async throws -> CACertificateRecord
+    /// Deletes a CA certificate. - Throws: 404050 when absent, 412002 for a stale etag.
+    func deleteCACertificate(named name: String, condition: ETagCondition) async throws
+
     // MARK: Access policies
     func policies() async throws -> [AccessPolicy]
     func savePolicies(_ policies: [AccessPolicy]) async throws

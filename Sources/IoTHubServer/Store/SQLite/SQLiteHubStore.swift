@@ -53,6 +53,10 @@ public final class SQLiteHubStore: HubStore {
                 system TEXT NOT NULL);
             CREATE INDEX IF NOT EXISTS c2d_by_device ON c2d (device_id, module_id, id);
             CREATE UNIQUE INDEX IF NOT EXISTS c2d_by_lock ON c2d (lock_token) WHERE lock_token IS NOT NULL;
+            CREATE TABLE IF NOT EXISTS ca_certificates (
+                name TEXT PRIMARY KEY, pem TEXT NOT NULL, subject TEXT NOT NULL, thumbprint TEXT NOT NULL,
+                expiry_ms INTEGER NOT NULL, verified INTEGER NOT NULL, verification_code TEXT, etag TEXT NOT NULL,
+                created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL);
             INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '\(schemaVersion)');
             """)
         let version = try db.query("SELECT value FROM meta WHERE key = 'schema_version'").first?.first?.text
