@@ -10,7 +10,7 @@ struct IoTHubCommand: AsyncParsableCommand {
         commandName: "iothub",
         abstract: "A self-hostable, Azure IoT Hub–compatible hub.",
         subcommands: [ServeCommand.self, ConnectionStringCommand.self, DeviceCommand.self, TwinCommand.self,
-                      InvokeCommand.self, CloudToDeviceCommand.self, MonitorCommand.self, CertificateCommand.self])
+                      InvokeCommand.self, CloudToDeviceCommand.self, MonitorCommand.self, CertificateCommand.self, CACommand.self])
 }
 
 /// Options shared by the commands that use the data directory.

@@ -1,6 +1,7 @@
 import Foundation
 import IoTHubDevice
 import IoTHubProtocol
+import IoTHubTestSupport
 import Testing
 @testable import IoTHubServer
 
@@ -113,6 +114,41 @@ extension SampleProgramTests {
             }
         }
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    @Test func caProofOfPossessionThroughTheCommandLine() async throws {
+        let hub = try await LocalHub.start()
+        defer { hub.removeData() }
+        let dir = hub.directory
+        let hubArguments = ["--data-dir", dir, "--endpoint", "https://localhost:\(hub.httpsPort)"]
+        let clean = ["IOTHUB_CONNECTION_STRING": "", "IOTHUB_CA_FILE": ""]
+        try OpenSSLTool.run(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-out", dir + "/lab.key"])
+        try OpenSSLTool.run(["req", "-new", "-x509", "-key", dir + "/lab.key", "-subj", "/CN=lab", "-days", "3",
+                             "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign",
+                             "-out", dir + "/lab.pem"])
+        let upload = try await Self.execute("iothub", ["ca", "upload", "lab", "--file", dir + "/lab.pem"] + hubArguments,
+                                            environment: clean)
+        #expect(upload.status == 0 && upload.output.contains("\"isVerified\": false"), "\(upload.output)")
+        let code = try await Self.execute("iothub", ["ca", "code", "lab"] + hubArguments, environment: clean)
+        let verificationCode = code.output.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(code.status == 0 && verificationCode.count == 32, "\(code.output)")
+        try OpenSSLTool.run(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-out", dir + "/proof.key"])
+        try OpenSSLTool.run(["req", "-new", "-key", dir + "/proof.key", "-subj", "/CN=\(verificationCode)", "-out", dir + "/proof.csr"])
+        try OpenSSLTool.run(["x509", "-req", "-in", dir + "/proof.csr", "-CA", dir + "/lab.pem", "-CAkey", dir + "/lab.key",
+                             "-CAcreateserial", "-days", "1", "-out", dir + "/proof.pem"])
+        let verify = try await Self.execute("iothub", ["ca", "verify", "lab", "--file", dir + "/proof.pem"] + hubArguments,
+                                            environment: clean)
+        #expect(verify.status == 0 && verify.output.contains("\"isVerified\": true"), "\(verify.output)")
+        let wrong = try await Self.execute("iothub", ["ca", "verify", "lab", "--file", dir + "/lab.pem"] + hubArguments,
+                                           environment: clean)
+        #expect(wrong.status != 0)
+        let list = try await Self.execute("iothub", ["ca", "list"] + hubArguments, environment: clean)
+        #expect(list.output.contains("\"name\": \"lab\""))
+        let delete = try await Self.execute("iothub", ["ca", "delete", "lab"] + hubArguments, environment: clean)
+        #expect(delete.status == 0)
+        let show = try await Self.execute("iothub", ["ca", "show", "lab"] + hubArguments, environment: clean)
+        #expect(show.status != 0 && show.output.contains("404"))
+        await hub.stop()
     }
 
     @Test func x509SampleWithACertificateIssuedAndRegisteredByTheCommandLine() async throws {
