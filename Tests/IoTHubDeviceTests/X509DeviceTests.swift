@@ -1,5 +1,5 @@
 import Foundation
-import IoTHubDevice
+@testable import IoTHubDevice
 import IoTHubProtocol
 import IoTHubTestSupport
 import Testing
@@ -74,6 +74,17 @@ struct X509DeviceTests {
                                      privateKeyFile: second.key, options: options(hub))
         try await other.connect()
         await other.close()
+
+        // An SSL_CTX configured elsewhere (here: by another context, which then goes away) works the same.
+        var external: DeviceTLSContext? = try DeviceTLSContext(trust: .caFile(hub.caPath), certificateFile: credential.certificate,
+                                                               privateKeyFile: credential.key)
+        let wrapped = DeviceTLSContext(sslContext: external!.context)
+        external = nil   // the wrapper holds its own reference to the SSL_CTX
+        let fromContext = try DeviceClient(hostName: "localhost", deviceId: "x509-a", x509Context: wrapped, options: options(hub))
+        try await fromContext.connect()
+        try await fromContext.send(IoTHubMessage(text: "from an SSL_CTX"))
+        await fromContext.close()
+        #expect(try await hub.events(for: "x509-a").count == 2)
         await hub.stop()
     }
 
