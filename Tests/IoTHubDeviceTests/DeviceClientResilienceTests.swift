@@ -209,6 +209,7 @@ struct DeviceClientResilienceTests {
         options.port = hub.mqttsPort
         options.trust = .caFile(hub.caPath)
         options.retryPolicy = RetryPolicy(initialDelay: .milliseconds(1), maximumDelay: .milliseconds(5))
+        options.logger.logLevel = .warning   // 1,000 reconnects would log 1,000 lines
         let client = try DeviceClient(hostName: "localhost", deviceId: "leak-1", sharedAccessKey: key, options: options)
         let recorder = await StateRecorder(client)
         try await client.connect()
