@@ -143,12 +143,14 @@ struct X509DeviceTests {
         let events = try await hub.events(for: "ca-dev-1")
         #expect(events.first?.message.systemProperties.connectionAuthMethod?.contains("x509CA") == true)
 
-        // Refused: another device's certificate (CN mismatch), an expired one, and a self-signed one.
+        // Refused: another device's certificate (CN mismatch), an expired one, one not valid yet, and a
+        // self-signed one (wrong chain).
         let otherName = try issued("ca-dev-2", by: hub)
         let expired = try issued("ca-dev-1", by: hub, now: Date().addingTimeInterval(-10 * 86_400), days: 1)
+        let notYetValid = try issued("ca-dev-1", by: hub, now: Date().addingTimeInterval(5 * 86_400), days: 1)
         let selfSigned = try Credential.make(commonName: "ca-dev-1", in: hub.directory)
         for (certificate, key) in [(otherName.certificate, otherName.key), (expired.certificate, expired.key),
-                                   (selfSigned.certificate, selfSigned.key)] {
+                                   (notYetValid.certificate, notYetValid.key), (selfSigned.certificate, selfSigned.key)] {
             var refusedOptions = options(hub)
             refusedOptions.retryPolicy = .never
             let refused = try DeviceClient(hostName: "localhost", deviceId: "ca-dev-1", certificateFile: certificate,
