@@ -161,6 +161,39 @@ struct DeviceClientResilienceTests {
         await hub.stop()
     }
 
+    @Test func cancellingAQueuedMessageRemovesThatMessageOnly() async throws {
+        // Telemetry and twin requests wait in one queue; cancelling a message must take out that message, not a
+        // twin request that happens to have been created with the same number.
+        let hub = try await LocalHub.start()
+        defer { hub.removeData() }
+        var options = hub.plainOptions()
+        options.operationTimeout = .seconds(30)
+        let client = try await hub.plainClient("cancel-1", options: options)
+        await hub.stop()
+        let recorder = await StateRecorder(client)
+        let connecting = Task { try await client.connect() }
+        #expect(await recorder.wait { $0.contains { if case .disconnected = $0 { true } else { false } } })
+        let firstTwin = Task { try await client.twin() }
+        try await Task.sleep(for: .milliseconds(20))
+        let secondTwin = Task { try await client.twin() }
+        try await Task.sleep(for: .milliseconds(20))
+        let cancelled = Task { try await client.send(IoTHubMessage(text: "cancelled")) }
+        try await Task.sleep(for: .milliseconds(20))
+        let kept = Task { try await client.send(IoTHubMessage(text: "kept")) }
+        try await Task.sleep(for: .milliseconds(20))
+        cancelled.cancel()
+        await #expect(throws: CancellationError.self) { try await cancelled.value }
+        try await hub.restart()
+        try await connecting.value
+        _ = try await firstTwin.value
+        _ = try await secondTwin.value
+        try await kept.value
+        let bodies = try await hub.events(for: "cancel-1").map { String(decoding: $0.message.body, as: UTF8.self) }
+        #expect(bodies == ["kept"])
+        await client.close()
+        await hub.stop()
+    }
+
     @Test func aThousandClientsOnOneLoopThread() async throws {
         let hub = try await LocalHub.start()
         defer { hub.removeData() }

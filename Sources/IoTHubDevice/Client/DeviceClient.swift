@@ -1,5 +1,4 @@
 import IoTHubProtocol
-import Synchronization
 
 /// A device (or module) connected to IoT Hub over MQTT: telemetry, cloud-to-device messages, twins and direct
 /// methods.
@@ -30,7 +29,7 @@ public final class DeviceClient: Sendable {
     public let eventLoop: DeviceEventLoop
 
     private let core: LoopHandoff<DeviceClientCore>
-    private let waiterIds = Atomic<UInt64>(1)
+    private let itemIds: ItemIdentifiers
 
     /// Creates a client from a device or module connection string
     /// (`HostName=…;DeviceId=…[;ModuleId=…];SharedAccessKey=…` or `…;SharedAccessSignature=…`).
@@ -147,8 +146,10 @@ public final class DeviceClient: Sendable {
         self.identity = identity
         self.hostName = hostName
         self.eventLoop = options.eventLoop ?? DeviceEventLoop.shared
-        self.core = LoopHandoff(DeviceClientCore(loop: eventLoop, identity: identity, hostName: hostName,
-                                                 credential: credential, options: options, tls: tls))
+        let core = DeviceClientCore(loop: eventLoop, identity: identity, hostName: hostName, credential: credential,
+                                    options: options, tls: tls)
+        self.core = LoopHandoff(core)
+        self.itemIds = core.itemIds
     }
 
     deinit {
@@ -166,7 +167,7 @@ public final class DeviceClient: Sendable {
     /// when the policy gives up, or ``DeviceClientError/timeout(_:)`` after ``DeviceClientOptions/operationTimeout``,
     /// in which case the client keeps trying in the background.
     public func connect() async throws {
-        let id = waiterIds.add(1, ordering: .relaxed).oldValue
+        let id = itemIds.make()
         let core = self.core
         let timeout = core.value.options.operationTimeout
         let timer = eventLoop.schedule(after: timeout) { core.value.connectTimedOut(waiter: id) }
@@ -216,7 +217,7 @@ public final class DeviceClient: Sendable {
         let topic = DeviceTopic.telemetry(message.telemetryPropertyBag).topic(for: identity)
         let payload = message.body
         let core = self.core
-        let id = waiterIds.add(1, ordering: .relaxed).oldValue
+        let id = itemIds.make()
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 eventLoop.execute { core.value.send(topic: topic, payload: payload, id: id, continuation: continuation) }

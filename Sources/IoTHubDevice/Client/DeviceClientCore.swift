@@ -77,7 +77,8 @@ final class DeviceClientCore: MosquittoConnectionDelegate {
     private var featureWaiters: [DeviceSubscription: [CheckedContinuation<Void, Never>]] = [:]
 
     private var queue: OutboundQueue
-    private var nextItemId: UInt64 = 1
+    /// Numbers items and waiters; shared with ``DeviceClient``, which numbers telemetry before it reaches the loop.
+    let itemIds = ItemIdentifiers()
     private var senders: [UInt64: SendContinuation] = [:]
     private var spaceWaiters: [SpaceWaiter] = []
     private var twinRequests: [String: TwinRequest] = [:]
@@ -512,11 +513,6 @@ final class DeviceClientCore: MosquittoConnectionDelegate {
         admitWaiters()
     }
 
-    func makeItemId() -> UInt64 {
-        defer { nextItemId += 1 }
-        return nextItemId
-    }
-
     private func failEvicted(_ item: OutboundItem) {
         let error = DeviceClientError.queueFull(messages: queue.count, bytes: queue.bytes)
         switch item.kind {
@@ -622,7 +618,7 @@ final class DeviceClientCore: MosquittoConnectionDelegate {
         let requestId = String(nextRequestId)
         nextRequestId += 1
         let topic = reported == nil ? DeviceTopic.twinGet(requestId: requestId) : .twinReportedPatch(requestId: requestId)
-        let item = OutboundItem(id: makeItemId(), topic: topic.topic(for: identity), payload: reported ?? [],
+        let item = OutboundItem(id: itemIds.make(), topic: topic.topic(for: identity), payload: reported ?? [],
                                 kind: .twinRequest(requestId: requestId))
         if phase == .connected, !subscribed.contains(.twinResponses) {
             twinRequestsAwaitingSubscription.append(item)
@@ -674,7 +670,7 @@ final class DeviceClientCore: MosquittoConnectionDelegate {
 
     private func respond(status: Int, requestId: String, payload: JSONValue) {
         guard phase != .closed else { return }
-        let item = OutboundItem(id: makeItemId(),
+        let item = OutboundItem(id: itemIds.make(),
                                 topic: DeviceTopic.methodResponse(status: status, requestId: requestId).topic(for: identity),
                                 payload: payload.serializedBytes(), kind: .methodResponse)
         // A method response is small and time-critical: it bypasses the queue bound rather than fail.

@@ -1,3 +1,14 @@
+import Synchronization
+
+/// Numbers for outbound items and waiters, unique per client whichever thread asks: the public API numbers a
+/// message before it reaches the loop (so cancellation can name it), the loop numbers its own twin requests and
+/// method responses, and all of them share the queue.
+final class ItemIdentifiers: Sendable {
+    private let next = Atomic<UInt64>(1)
+
+    func make() -> UInt64 { next.add(1, ordering: .relaxed).oldValue }
+}
+
 /// A message on its way to the hub: telemetry, a twin request or a method response.
 struct OutboundItem: Sendable {
     enum Kind: Sendable, Hashable {
