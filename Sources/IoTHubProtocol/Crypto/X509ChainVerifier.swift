@@ -11,15 +11,25 @@ import Foundation
 /// let commonName = try verifier.verify(leaf: leafDER, intermediates: [], at: Date())   // "sensor-7"
 /// ```
 public struct X509ChainVerifier: Sendable {
-    /// The trusted CA certificates, PEM (each may hold several).
-    public let trustedPEM: [String]
+    /// The trusted CA certificates, DER (parsed from PEM once, here, not on every verification).
+    private let trusted: [[UInt8]]
 
+    /// - Parameter trustedPEM: the trusted CA certificates, PEM (each entry may hold several).
     /// - Throws: ``X509VerificationError/invalidCertificate(_:)`` when a trusted PEM holds no certificate.
     public init(trustedPEM: [String]) throws(X509VerificationError) {
-        for pem in trustedPEM where Self.parsePEM(pem).isEmpty {
-            throw .invalidCertificate("a trusted CA entry holds no PEM certificate")
+        var trusted: [[UInt8]] = []
+        for pem in trustedPEM {
+            let certificates = Self.parsePEM(pem)
+            defer { certificates.forEach { X509_free($0) } }
+            guard !certificates.isEmpty else { throw .invalidCertificate("a trusted CA entry holds no PEM certificate") }
+            for certificate in certificates {
+                guard let der = Self.serializeDER(certificate) else {
+                    throw .invalidCertificate("a trusted CA certificate cannot be serialized")
+                }
+                trusted.append(der)
+            }
         }
-        self.trustedPEM = trustedPEM
+        self.trusted = trusted
     }
 
     /// Verifies `leaf` (DER), helped by `intermediates` (DER, untrusted), up to one of the trusted CAs at `time`.
@@ -30,11 +40,10 @@ public struct X509ChainVerifier: Sendable {
         defer { X509_free(leafCertificate) }
         guard let store = X509_STORE_new() else { throw .invalidCertificate("OpenSSL could not create a store") }
         defer { X509_STORE_free(store) }
-        for pem in trustedPEM {
-            for certificate in Self.parsePEM(pem) {
-                X509_STORE_add_cert(store, certificate)
-                X509_free(certificate)
-            }
+        for der in trusted {
+            guard let certificate = Self.parseDER(der) else { continue }
+            X509_STORE_add_cert(store, certificate)
+            X509_free(certificate)
         }
         guard let untrusted = OPENSSL_sk_new_null() else { throw .invalidCertificate("OpenSSL could not create a stack") }
         var parsedIntermediates: [OpaquePointer] = []
@@ -83,6 +92,17 @@ public struct X509ChainVerifier: Sendable {
             var cursor: UnsafePointer<UInt8>? = buffer.baseAddress
             return d2i_X509(nil, &cursor, buffer.count)
         }
+    }
+
+    private static func serializeDER(_ certificate: OpaquePointer) -> [UInt8]? {
+        let length = i2d_X509(certificate, nil)
+        guard length > 0 else { return nil }
+        var der = [UInt8](repeating: 0, count: Int(length))
+        let written = der.withUnsafeMutableBufferPointer { buffer in
+            var cursor: UnsafeMutablePointer<UInt8>? = buffer.baseAddress
+            return i2d_X509(certificate, &cursor)
+        }
+        return written == length ? der : nil
     }
 
     private static func parsePEM(_ pem: String) -> [OpaquePointer] {
