@@ -27,8 +27,8 @@ struct X509DeviceTests {
             try openssl(["x509", "-in", base + ".pem", "-outform", "DER", "-out", base + ".der"])
             let der = [UInt8](try Data(contentsOf: URL(fileURLWithPath: base + ".der")))
             return Credential(certificate: base + ".pem", key: base + ".key",
-                              sha1: PresentedCertificate.hex(LibCrypto.sha1(der)),
-                              sha256: PresentedCertificate.hex(LibCrypto.sha256(der)))
+                              sha1: LibCrypto.hexEncode(LibCrypto.sha1(der)),
+                              sha256: LibCrypto.hexEncode(LibCrypto.sha256(der)))
         }
 
         private static func openssl(_ arguments: [String]) throws {

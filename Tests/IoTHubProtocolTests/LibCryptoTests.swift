@@ -32,6 +32,13 @@ struct LibCryptoTests {
         #expect(hex(LibCrypto.sha256([])) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
     }
 
+    @Test("hex is upper case, two digits a byte, no separators")
+    func hex() {
+        #expect(LibCrypto.hexEncode([]) == "")
+        #expect(LibCrypto.hexEncode([0x00, 0x0F, 0xAB, 0xFF]) == "000FABFF")
+        #expect(LibCrypto.hexEncode(LibCrypto.sha1(Array("abc".utf8))) == "A9993E364706816ABA3E25717850C26C9CD0D89D")
+    }
+
     @Test("base64 RFC 4648 vectors both ways", arguments: [
         ("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="), ("fooba", "Zm9vYmE="),
         ("foobar", "Zm9vYmFy"),

@@ -80,6 +80,6 @@ struct X509InteropTests {
             guard result.status == 0 else { throw HubError.invalid("openssl failed: \(result.output)") }
         }
         let der = [UInt8](try Data(contentsOf: URL(fileURLWithPath: base + ".der")))
-        return (base + ".pem", base + ".key", PresentedCertificate.hex(LibCrypto.sha256(der)))
+        return (base + ".pem", base + ".key", LibCrypto.hexEncode(LibCrypto.sha256(der)))
     }
 }

@@ -29,7 +29,7 @@ struct X509SessionTests {
     }
 
     static func register(_ deviceId: String, thumbprintOf certificate: NIOSSLCertificate, on hub: TestHub) async throws {
-        let thumbprint = PresentedCertificate(der: try certificate.toDERBytes(), notBefore: Date(), notAfter: Date()).sha256Thumbprint
+        let thumbprint = LibCrypto.hexEncode(LibCrypto.sha256(try certificate.toDERBytes()))
         _ = try await hub.services.registry.create(.init(
             identity: DeviceIdentity(deviceId: deviceId),
             authentication: .selfSigned(primaryThumbprint: thumbprint, secondaryThumbprint: nil)))

@@ -57,6 +57,18 @@ public enum LibCrypto {
         return output
     }
 
+    /// Upper-case hex without separators, as IoT Hub writes certificate thumbprints.
+    public static func hexEncode(_ data: [UInt8]) -> String {
+        let digits = Array("0123456789ABCDEF")
+        var text = ""
+        text.reserveCapacity(data.count * 2)
+        for byte in data {
+            text.append(digits[Int(byte >> 4)])
+            text.append(digits[Int(byte & 0x0F)])
+        }
+        return text
+    }
+
     /// Standard base64 (RFC 4648 §4, with `=` padding, no line breaks).
     public static func base64Encode(_ data: [UInt8]) -> String {
         guard !data.isEmpty else { return "" }

@@ -19,18 +19,7 @@ public struct PresentedCertificate: Sendable, Hashable {
     }
 
     /// SHA-1 thumbprint, upper-case hex (as IoT Hub shows and stores thumbprints).
-    public var sha1Thumbprint: String { Self.hex(LibCrypto.sha1(der)) }
+    public var sha1Thumbprint: String { LibCrypto.hexEncode(LibCrypto.sha1(der)) }
     /// SHA-256 thumbprint, upper-case hex.
-    public var sha256Thumbprint: String { Self.hex(LibCrypto.sha256(der)) }
-
-    static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789ABCDEF")
-        var text = ""
-        text.reserveCapacity(bytes.count * 2)
-        for byte in bytes {
-            text.append(digits[Int(byte >> 4)])
-            text.append(digits[Int(byte & 0x0F)])
-        }
-        return text
-    }
+    public var sha256Thumbprint: String { LibCrypto.hexEncode(LibCrypto.sha256(der)) }
 }

@@ -40,7 +40,7 @@ public struct CertificateService: Sendable {
         let existing = try await store.caCertificates().first { $0.name == name }
         let record = CACertificateRecord(
             name: name, pem: parsed.pem, subject: parsed.certificate.subject.description,
-            thumbprint: PresentedCertificate(der: parsed.der, notBefore: now, notAfter: now).sha1Thumbprint,
+            thumbprint: LibCrypto.hexEncode(LibCrypto.sha1(parsed.der)),
             expiry: parsed.certificate.notValidAfter, isVerified: verified, verificationCode: nil,
             etag: Self.newETag(), created: existing?.created ?? now, updated: now)
         let saved = try await store.saveCACertificate(record, condition: ETagCondition(ifMatch: ifMatch))
@@ -51,7 +51,7 @@ public struct CertificateService: Sendable {
     /// Issues a new verification code for the proof of possession. - Throws: 404050, 412002.
     public func generateVerificationCode(_ name: String, ifMatch: String?, now: Date = Date()) async throws -> CACertificateRecord {
         var record = try await get(name)
-        record.verificationCode = PresentedCertificate.hex(LibCrypto.randomBytes(count: 16))
+        record.verificationCode = LibCrypto.hexEncode(LibCrypto.randomBytes(count: 16))
         record.etag = Self.newETag()
         record.updated = now
         return try await store.saveCACertificate(record, condition: ETagCondition(ifMatch: ifMatch))

@@ -3,7 +3,6 @@ import IoTHubProtocol
 import Logging
 import MQTTCore
 import NIOCore
-import NIOSSL
 
 /// One device's MQTT connection, as IoT Hub runs it: the thin MQTT head over the hub's core services.
 ///
@@ -74,10 +73,10 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler {
     private var cloudToDeviceTimer: Scheduled<Void>?
 
     /// The client certificate chain of the TLS handshake (empty for plain TCP or a device that sent none).
-    private let presentedChain: PresentedChain?
+    private let presentedChain: PresentedChain
 
     init(services: HubServices, configuration: MQTTEndpointConfiguration, logger: Logger,
-         presentedChain: PresentedChain? = nil) {
+         presentedChain: PresentedChain) {
         self.presentedChain = presentedChain
         self.services = services
         self.configuration = configuration
@@ -198,7 +197,7 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler {
             password = text
         }
         // Without a password, the device authenticates with the client certificate of the TLS handshake.
-        let certificate = password == nil ? (presentedChain?.presentedCertificate() ?? Self.presentedCertificate(context!)) : nil
+        let certificate = password == nil ? presentedChain.presentedCertificate() : nil
         if let will = connect.will {
             guard case .telemetry? = try? DeviceTopic(parsing: will.topic, identity: identity) else {
                 return refuseConnection(.notAuthorized,
@@ -219,15 +218,6 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler {
                 refuseConnection(.notAuthorized, reason: "\(error)")
             }
         }
-    }
-
-    /// The client certificate the TLS handshake received, if this connection is TLS and the device sent one.
-    private static func presentedCertificate(_ context: ChannelHandlerContext) -> PresentedCertificate? {
-        guard let certificate = try? context.pipeline.syncOperations.nioSSL_peerCertificate(),
-              let der = try? certificate.toDERBytes()
-        else { return nil }
-        return PresentedCertificate(der: der, notBefore: Date(timeIntervalSince1970: TimeInterval(certificate.notValidBefore)),
-                                    notAfter: Date(timeIntervalSince1970: TimeInterval(certificate.notValidAfter)))
     }
 
     private func accept(_ connect: MQTTConnect, identity: DeviceIdentity, record: DeviceRecord) {

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import IoTHubProtocol
 import SwiftASN1
 import X509
 
@@ -130,12 +131,8 @@ public struct HubCertificateAuthority: Sendable {
 
     /// The SHA-1 and SHA-256 thumbprints (upper-case hex of the DER) of a PEM certificate, as IoT Hub registers them.
     public static func thumbprints(ofPEM pem: String) throws -> (sha1: String, sha256: String) {
-        let certificate = try Certificate(pemEncoded: pem)
-        var serializer = DER.Serializer()
-        try serializer.serialize(certificate)
-        let presented = PresentedCertificate(der: serializer.serializedBytes, notBefore: certificate.notValidBefore,
-                                             notAfter: certificate.notValidAfter)
-        return (presented.sha1Thumbprint, presented.sha256Thumbprint)
+        let der = try CertificateService.parse(pem).der
+        return (LibCrypto.hexEncode(LibCrypto.sha1(der)), LibCrypto.hexEncode(LibCrypto.sha256(der)))
     }
 
     /// SHA-1 of the public key, as RFC 5280 §4.2.1.2 suggests for key identifiers.
