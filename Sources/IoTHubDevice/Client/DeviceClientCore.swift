@@ -377,15 +377,11 @@ final class DeviceClientCore: MosquittoConnectionDelegate {
             return startAttempt()
         }
         if let connack = connackCode {
+            let text = MosquittoConnection.describeConnAck(connack)
             switch connack {
-            case 4, 5:
-                return attemptFailed(.unauthorized(MosquittoConnection.describeConnAck(connack)),
-                                     detail: MosquittoConnection.describeConnAck(connack), fatal: true)
-            case 3:
-                return attemptFailed(.throttled, detail: MosquittoConnection.describeConnAck(connack))
-            default:
-                return attemptFailed(.networkError(MosquittoConnection.describeConnAck(connack)),
-                                     detail: MosquittoConnection.describeConnAck(connack))
+            case 4, 5: return attemptFailed(.unauthorized(text), detail: text, fatal: true)
+            case 3: return attemptFailed(.throttled, detail: text)
+            default: return attemptFailed(.networkError(text), detail: text)
             }
         }
         if wasConnected, code == MOSQ_ERR_CONN_LOST.rawValue || code == MOSQ_ERR_SUCCESS.rawValue {
