@@ -87,7 +87,7 @@ struct WireFidelityTests {
             try await oracle.waitForLine("step closed")
             let status = await oracle.finish()
             #expect(status == 0, "device_sdk_wire.py exited with \(status):\n\(oracle.transcript)")
-            let result = try JSONValue(parsing: Array((oracle.lines.last ?? "").utf8))
+            let result = try #require(oracle.result, "device_sdk_wire.py emitted no result:\n\(oracle.transcript)")
             #expect(result["connected"]?.boolValue == true, "\(oracle.transcript)")
             #expect(result["method"]?.stringValue == "m", "\(oracle.transcript)")
             #expect(result["c2d"]?.stringValue == "hello", "\(oracle.transcript)")

@@ -26,6 +26,8 @@ import time
 
 from azure.iot.device import IoTHubDeviceClient, Message, MethodResponse
 
+from oracle_result import emit
+
 
 def step(name):
     print(f"step {name}", flush=True)
@@ -99,11 +101,11 @@ def main():
     out["closeCommand"] = sys.stdin.readline().strip()
     client.shutdown()
     step("closed")
-    print(json.dumps(out), flush=True)
+    emit(out)
 
 
 if __name__ == "__main__":
-    watchdog = threading.Timer(120, lambda: (print(json.dumps({"error": "timed out"}), flush=True), os._exit(3)))
+    watchdog = threading.Timer(120, lambda: (emit({"error": "timed out"}), os._exit(3)))
     watchdog.daemon = True
     watchdog.start()
     main()

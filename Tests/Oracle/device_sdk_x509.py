@@ -1,5 +1,5 @@
 """Connects to our hub with the official azure-iot-device package and an X.509 client certificate (its X509
-credential object), sends one message, and prints one JSON result on its last line.
+credential object), sends one message, and hands one JSON result to the test (oracle_result.emit).
 
 Usage: device_sdk_x509.py DEVICE_ID CERT_FILE KEY_FILE CA_FILE
 The hub must listen on localhost:8883 (the SDK's fixed MQTT port). Every wait is bounded.
@@ -9,6 +9,8 @@ import sys
 
 from azure.iot.device import IoTHubDeviceClient, Message, X509
 from azure.iot.device.exceptions import ClientError, CredentialError, ConnectionFailedError
+
+from oracle_result import emit
 
 
 def main():
@@ -30,7 +32,7 @@ def main():
         result["error"] = type(error).__name__
     finally:
         client.shutdown()
-    print(json.dumps(result))
+    emit(result)
 
 
 if __name__ == "__main__":

@@ -124,6 +124,8 @@ final class OracleProcess: @unchecked Sendable {
     private let stdout = Pipe()
     private let stderr = Pipe()
     private let output = Mutex<(lines: [String], partial: [UInt8], errors: String, ended: Bool)>(([], [], "", false))
+    private let resultPath = FileManager.default.temporaryDirectory
+        .appendingPathComponent("oracle-\(UUID().uuidString).json").path
 
     /// The venv interpreter: `$IOTHUB_TEST_PYTHON`, else `<package>/.venv/bin/python3`.
     static var interpreter: String {
@@ -139,6 +141,9 @@ final class OracleProcess: @unchecked Sendable {
     init(script: String, arguments: [String]) throws {
         process.executableURL = URL(fileURLWithPath: Self.interpreter)
         process.arguments = [Self.packageRoot.appendingPathComponent("Tests/Oracle/\(script)").path] + arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["ORACLE_RESULT_FILE"] = resultPath
+        process.environment = environment
         process.standardInput = stdin
         process.standardOutput = stdout
         process.standardError = stderr
@@ -177,12 +182,20 @@ final class OracleProcess: @unchecked Sendable {
         }
     }
 
-    /// Waits until the script printed `line`.
+    /// The JSON object the script emitted through `oracle_result.emit`, once it has.
+    var result: JSONValue? {
+        FileManager.default.contents(atPath: resultPath).flatMap { try? JSONValue(parsing: Array($0)) }
+    }
+
+    /// Waits until the script printed `line`. The SDK's background threads print to stdout too, so `line` may
+    /// share a line of output with their text (no step name is part of another).
     /// - Throws: when the script ends or `timeout` passes first.
     func waitForLine(_ line: String, timeout: Duration = .seconds(60)) async throws {
         let deadline = ContinuousClock.now + timeout
         while true {
-            let (seen, ended) = output.withLock { ($0.lines.contains(line), $0.ended) }
+            let (seen, ended) = output.withLock { state in
+                (state.lines.contains { $0.contains(line) }, state.ended)
+            }
             if seen { return }
             guard !ended, ContinuousClock.now < deadline else {
                 throw HubError.invalid("\(ended ? "the script ended" : "timed out") before printing '\(line)':\n\(transcript)")
@@ -209,5 +222,9 @@ final class OracleProcess: @unchecked Sendable {
         }
         try? stdin.fileHandleForWriting.close()
         return process.terminationStatus
+    }
+
+    deinit {
+        try? FileManager.default.removeItem(atPath: resultPath)
     }
 }

@@ -86,13 +86,19 @@ enum Python {
             .deletingLastPathComponent().appendingPathComponent("Oracle/\(name)").path
     }
 
-    /// Runs a script from Tests/Oracle with the hub's CA trusted, and returns its last JSON output line.
+    /// Runs a script from Tests/Oracle with the hub's CA trusted, and returns the JSON object it emitted.
+    ///
+    /// The script writes its result to the file named by `ORACLE_RESULT_FILE` (see `oracle_result.py`): the
+    /// SDK's background threads print to stdout too, and can split a result line there.
     static func runJSON(_ name: String, _ arguments: [String], caPath: String) async throws -> [String: Any] {
-        let result = try await TestProcess.runOffPool("/usr/bin/env", ["REQUESTS_CA_BUNDLE=\(caPath)", interpreter, script(name)] + arguments)
-        // The result is the last line that is a JSON object: the SDK's background threads may log after it.
-        let object = result.output.split(separator: "\n").reversed().lazy.compactMap { line in
-            line.hasPrefix("{") ? (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] : nil
-        }.first
+        let resultPath = FileManager.default.temporaryDirectory
+            .appendingPathComponent("oracle-\(UUID().uuidString).json").path
+        defer { try? FileManager.default.removeItem(atPath: resultPath) }
+        let result = try await TestProcess.runOffPool(
+            "/usr/bin/env",
+            ["REQUESTS_CA_BUNDLE=\(caPath)", "ORACLE_RESULT_FILE=\(resultPath)", interpreter, script(name)] + arguments)
+        let object = FileManager.default.contents(atPath: resultPath)
+            .flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
         guard result.status == 0, let object else {
             throw HubError.invalid("\(name) failed (\(result.status)): \(result.output.suffix(2000))")
         }
