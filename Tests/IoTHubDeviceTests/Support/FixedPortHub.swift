@@ -124,25 +124,14 @@ final class OracleProcess: @unchecked Sendable {
     private let stdout = Pipe()
     private let stderr = Pipe()
     private let output = Mutex<(lines: [String], partial: [UInt8], errors: String, ended: Bool)>(([], [], "", false))
-    private let resultPath = FileManager.default.temporaryDirectory
-        .appendingPathComponent("oracle-\(UUID().uuidString).json").path
-
-    /// The venv interpreter: `$IOTHUB_TEST_PYTHON`, else `<package>/.venv/bin/python3`.
-    static var interpreter: String {
-        ProcessInfo.processInfo.environment["IOTHUB_TEST_PYTHON"] ?? packageRoot.appendingPathComponent(".venv/bin/python3").path
-    }
-
-    private static var packageRoot: URL {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent()
-    }
+    private let resultFile = OracleResultFile()
 
     /// Starts `Tests/Oracle/<script>` with `arguments`.
     init(script: String, arguments: [String]) throws {
-        process.executableURL = URL(fileURLWithPath: Self.interpreter)
-        process.arguments = [Self.packageRoot.appendingPathComponent("Tests/Oracle/\(script)").path] + arguments
+        process.executableURL = URL(fileURLWithPath: OracleScripts.python)
+        process.arguments = [OracleScripts.path(script)] + arguments
         var environment = ProcessInfo.processInfo.environment
-        environment["ORACLE_RESULT_FILE"] = resultPath
+        environment[OracleResultFile.environmentVariable] = resultFile.path
         process.environment = environment
         process.standardInput = stdin
         process.standardOutput = stdout
@@ -184,7 +173,7 @@ final class OracleProcess: @unchecked Sendable {
 
     /// The JSON object the script emitted through `oracle_result.emit`, once it has.
     var result: JSONValue? {
-        FileManager.default.contents(atPath: resultPath).flatMap { try? JSONValue(parsing: Array($0)) }
+        resultFile.contents.flatMap { try? JSONValue(parsing: Array($0)) }
     }
 
     /// Waits until the script printed `line`. The SDK's background threads print to stdout too, so `line` may
@@ -222,9 +211,5 @@ final class OracleProcess: @unchecked Sendable {
         }
         try? stdin.fileHandleForWriting.close()
         return process.terminationStatus
-    }
-
-    deinit {
-        try? FileManager.default.removeItem(atPath: resultPath)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import IoTHubTestSupport
 import Testing
 
 /// Runs `Tests/Oracle/azure_device_oracle.py` with the official Azure IoT Python SDKs installed by `make test`.
@@ -11,21 +12,10 @@ enum PythonOracle {
         var description: String
     }
 
-    /// The repository root, from this file's location.
-    static let repositoryRoot: URL = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
-
-    static var python: String {
-        if let explicit = ProcessInfo.processInfo.environment["IOTHUB_TEST_PYTHON"], !explicit.isEmpty {
-            return explicit
-        }
-        return repositoryRoot.appendingPathComponent(".venv/bin/python3").path
-    }
-
     /// Sends `requests` (each a JSON object with an `op`) and returns one answer per request:
     /// `.success(value)` or `.failure(error text from the SDK)`.
     static func ask(_ requests: [[String: Any]]) throws -> [Result<Any, Failure>] {
+        let python = OracleScripts.python
         guard FileManager.default.isExecutableFile(atPath: python) else {
             throw Failure(description: """
                 no Python with the official Azure SDKs at \(python); run `make test` (it creates .venv), \
@@ -35,7 +25,7 @@ enum PythonOracle {
         let input = try JSONSerialization.data(withJSONObject: requests)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = [repositoryRoot.appendingPathComponent("Tests/Oracle/azure_device_oracle.py").path]
+        process.arguments = [OracleScripts.path("azure_device_oracle.py")]
         let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
         process.standardInput = stdin
         process.standardOutput = stdout

@@ -73,32 +73,17 @@ final class RunningHub: Sendable {
 }
 
 
-/// Runs the Python interpreter of the test venv.
+/// Runs the oracle scripts of Tests/Oracle with the test venv's Python.
 enum Python {
-    static var interpreter: String {
-        ProcessInfo.processInfo.environment["IOTHUB_TEST_PYTHON"]
-            ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-                .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent(".venv/bin/python3").path
-    }
-
-    static func script(_ name: String) -> String {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("Oracle/\(name)").path
-    }
-
-    /// Runs a script from Tests/Oracle with the hub's CA trusted, and returns the JSON object it emitted.
-    ///
-    /// The script writes its result to the file named by `ORACLE_RESULT_FILE` (see `oracle_result.py`): the
-    /// SDK's background threads print to stdout too, and can split a result line there.
+    /// Runs a script from Tests/Oracle with the hub's CA trusted, and returns the JSON object it emitted through
+    /// its ``OracleResultFile``.
     static func runJSON(_ name: String, _ arguments: [String], caPath: String) async throws -> [String: Any] {
-        let resultPath = FileManager.default.temporaryDirectory
-            .appendingPathComponent("oracle-\(UUID().uuidString).json").path
-        defer { try? FileManager.default.removeItem(atPath: resultPath) }
+        let resultFile = OracleResultFile()
         let result = try await TestProcess.runOffPool(
             "/usr/bin/env",
-            ["REQUESTS_CA_BUNDLE=\(caPath)", "ORACLE_RESULT_FILE=\(resultPath)", interpreter, script(name)] + arguments)
-        let object = FileManager.default.contents(atPath: resultPath)
-            .flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
+            ["REQUESTS_CA_BUNDLE=\(caPath)", "\(OracleResultFile.environmentVariable)=\(resultFile.path)",
+             OracleScripts.python, OracleScripts.path(name)] + arguments)
+        let object = resultFile.contents.flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
         guard result.status == 0, let object else {
             throw HubError.invalid("\(name) failed (\(result.status)): \(result.output.suffix(2000))")
         }
