@@ -11,11 +11,19 @@ import IoTHubDevice
 public enum SampleEnvironment {
     /// A client from the environment; exits with a message when the connection string is missing or malformed.
     public static func makeClient() -> DeviceClient {
-        let environment = ProcessInfo.processInfo.environment
-        guard let connectionString = environment["IOTHUB_DEVICE_CONNECTION_STRING"], !connectionString.isEmpty else {
-            fail("set IOTHUB_DEVICE_CONNECTION_STRING to the device's connection string "
-                 + "(for the local hub: iothub device connection-string DEVICE_ID)")
+        let connectionString = required(
+            "IOTHUB_DEVICE_CONNECTION_STRING",
+            "the device's connection string (for the local hub: iothub device connection-string DEVICE_ID)")
+        do {
+            return try DeviceClient(connectionString: connectionString, options: clientOptions())
+        } catch {
+            fail("\(error)")
         }
+    }
+
+    /// Options from `IOTHUB_CA_FILE` and `IOTHUB_MQTT_PORT`; exits with a message when the port is not a port number.
+    public static func clientOptions() -> DeviceClientOptions {
+        let environment = ProcessInfo.processInfo.environment
         var options = DeviceClientOptions()
         if let caFile = environment["IOTHUB_CA_FILE"], !caFile.isEmpty { options.trust = .caFile(caFile) }
         if let portText = environment["IOTHUB_MQTT_PORT"], !portText.isEmpty {
@@ -24,11 +32,13 @@ public enum SampleEnvironment {
             }
             options.port = port
         }
-        do {
-            return try DeviceClient(connectionString: connectionString, options: options)
-        } catch {
-            fail("\(error)")
-        }
+        return options
+    }
+
+    /// The value of the environment variable `name`; exits with "set NAME to WHAT" when it is missing or empty.
+    public static func required(_ name: String, _ what: String) -> String {
+        guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else { fail("set \(name) to \(what)") }
+        return value
     }
 
     /// Prints connection state changes to standard error while the sample runs.

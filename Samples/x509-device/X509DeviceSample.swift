@@ -22,20 +22,15 @@ struct X509DeviceSample: AsyncParsableCommand {
     var count = 5
 
     func run() async throws {
-        let environment = ProcessInfo.processInfo.environment
-        func required(_ name: String) -> String {
-            guard let value = environment[name], !value.isEmpty else { SampleEnvironment.fail("set \(name)") }
-            return value
-        }
-        var options = DeviceClientOptions()
-        if let caFile = environment["IOTHUB_CA_FILE"], !caFile.isEmpty { options.trust = .caFile(caFile) }
-        if let port = environment["IOTHUB_MQTT_PORT"].flatMap(Int.init) { options.port = port }
         let client: DeviceClient
         do {
-            client = try DeviceClient(hostName: required("IOTHUB_HOSTNAME"), deviceId: required("IOTHUB_DEVICE_ID"),
-                                      certificateFile: required("IOTHUB_X509_CERT_FILE"),
-                                      privateKeyFile: required("IOTHUB_X509_KEY_FILE"),
-                                      passphrase: environment["IOTHUB_X509_PASS_PHRASE"], options: options)
+            client = try DeviceClient(
+                hostName: SampleEnvironment.required("IOTHUB_HOSTNAME", "the hub's host name"),
+                deviceId: SampleEnvironment.required("IOTHUB_DEVICE_ID", "the device id (the certificate's CN for a CA-signed one)"),
+                certificateFile: SampleEnvironment.required("IOTHUB_X509_CERT_FILE", "the device certificate's PEM file"),
+                privateKeyFile: SampleEnvironment.required("IOTHUB_X509_KEY_FILE", "its private key's PEM file"),
+                passphrase: ProcessInfo.processInfo.environment["IOTHUB_X509_PASS_PHRASE"],
+                options: SampleEnvironment.clientOptions())
         } catch {
             SampleEnvironment.fail("\(error)")
         }

@@ -46,6 +46,19 @@ struct SampleProgramTests {
         #expect(text.contains("IOTHUB_DEVICE_CONNECTION_STRING"))
     }
 
+    @Test func x509SampleExplainsAMissingVariableAndABadPort() async throws {
+        let missing = try await Self.execute("sample-x509-device", [], environment: [
+            "IOTHUB_HOSTNAME": "localhost", "IOTHUB_DEVICE_ID": "", "IOTHUB_CA_FILE": "", "IOTHUB_MQTT_PORT": "",
+        ])
+        #expect(missing.status == 1 && missing.output.contains("set IOTHUB_DEVICE_ID to"), "\(missing.output)")
+        let badPort = try await Self.execute("sample-x509-device", [], environment: [
+            "IOTHUB_HOSTNAME": "localhost", "IOTHUB_DEVICE_ID": "d", "IOTHUB_X509_CERT_FILE": "/nonexistent.pem",
+            "IOTHUB_X509_KEY_FILE": "/nonexistent.key", "IOTHUB_CA_FILE": "", "IOTHUB_MQTT_PORT": "88x3",
+        ])
+        #expect(badPort.status == 1 && badPort.output.contains("IOTHUB_MQTT_PORT must be a port number, not '88x3'"),
+                "\(badPort.output)")
+    }
+
     @Test func thermostatSampleReportsFollowsDesiredAndAnswersMethods() async throws {
         let hub = try await LocalHub.start()
         defer { hub.removeData() }
