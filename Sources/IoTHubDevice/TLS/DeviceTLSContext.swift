@@ -31,14 +31,8 @@ public final class DeviceTLSContext: @unchecked Sendable {
 
     /// Creates a client context that verifies servers against `trust`.
     /// - Throws: ``DeviceClientError/tlsConfiguration(_:)`` when OpenSSL cannot create the context or load the CAs.
-    public init(trust: Trust = .system) throws(DeviceClientError) {
-        guard let context = SSL_CTX_new(TLS_client_method()) else {
-            throw .tlsConfiguration("OpenSSL could not create a TLS context: \(Self.lastError())")
-        }
-        self.context = context
-        self.trust = trust
-        self.hasClientCertificate = false
-        try Self.configure(context, trust: trust)
+    public convenience init(trust: Trust = .system) throws(DeviceClientError) {
+        try self.init(trust: trust, hasClientCertificate: false)
     }
 
     /// Creates a client context that also presents a client certificate: X.509 authentication.
@@ -47,16 +41,10 @@ public final class DeviceTLSContext: @unchecked Sendable {
     ///   - privateKeyFile: PEM with the certificate's private key.
     ///   - passphrase: the key's passphrase, when it is encrypted.
     /// - Throws: ``DeviceClientError/tlsConfiguration(_:)`` naming the file or the mismatch.
-    public init(trust: Trust = .system, certificateFile: String, privateKeyFile: String, passphrase: String? = nil)
+    public convenience init(trust: Trust = .system, certificateFile: String, privateKeyFile: String, passphrase: String? = nil)
         throws(DeviceClientError)
     {
-        guard let context = SSL_CTX_new(TLS_client_method()) else {
-            throw .tlsConfiguration("OpenSSL could not create a TLS context: \(Self.lastError())")
-        }
-        self.context = context
-        self.trust = trust
-        self.hasClientCertificate = true
-        try Self.configure(context, trust: trust)
+        try self.init(trust: trust, hasClientCertificate: true)
         guard SSL_CTX_use_certificate_chain_file(context, certificateFile) == 1 else {
             throw .tlsConfiguration("could not load the client certificate from '\(certificateFile)': \(Self.lastError())")
         }
@@ -86,6 +74,17 @@ public final class DeviceTLSContext: @unchecked Sendable {
         self.context = sslContext
         self.trust = .system
         self.hasClientCertificate = presentsClientCertificate
+    }
+
+    /// A new client context that verifies servers against `trust`; the public initialisers add to it.
+    private init(trust: Trust, hasClientCertificate: Bool) throws(DeviceClientError) {
+        guard let context = SSL_CTX_new(TLS_client_method()) else {
+            throw .tlsConfiguration("OpenSSL could not create a TLS context: \(Self.lastError())")
+        }
+        self.context = context
+        self.trust = trust
+        self.hasClientCertificate = hasClientCertificate
+        try Self.configure(context, trust: trust)
     }
 
     private static func configure(_ context: OpaquePointer, trust: Trust) throws(DeviceClientError) {
