@@ -97,6 +97,32 @@ struct X509ChainVerifierTests {
         }
     }
 
+    @Test("one verifier serves verifications on many threads at once, with the same answers")
+    func sharedAcrossThreads() async throws {
+        let bench = try Workbench()
+        defer { bench.remove() }
+        try bench.root("root")
+        try bench.root("other-root")
+        try bench.issue("sensor-1", by: "root")
+        try bench.issue("stranger", by: "other-root")
+        let verifier = try X509ChainVerifier(trustedPEM: [try bench.pem("root")])
+        let (good, bad) = (try bench.der("sensor-1"), try bench.der("stranger"))
+        let results = await withTaskGroup(of: (accepted: Int, refused: Int).self) { group in
+            for _ in 0..<8 {
+                group.addTask {
+                    var counts = (accepted: 0, refused: 0)
+                    for _ in 0..<200 {
+                        if (try? verifier.verify(leaf: good, intermediates: [], at: Date())) == "sensor-1" { counts.accepted += 1 }
+                        if (try? verifier.verify(leaf: bad, intermediates: [], at: Date())) == nil { counts.refused += 1 }
+                    }
+                    return counts
+                }
+            }
+            return await group.reduce(into: (accepted: 0, refused: 0)) { $0.accepted += $1.accepted; $0.refused += $1.refused }
+        }
+        #expect(results.accepted == 1600 && results.refused == 1600)
+    }
+
     @Test("garbage is a typed error, not a crash")
     func garbage() throws {
         #expect(throws: X509VerificationError.self) { try X509ChainVerifier(trustedPEM: ["not a certificate"]) }

@@ -10,26 +10,28 @@ import Foundation
 /// let verifier = try X509ChainVerifier(trustedPEM: [caPEM])
 /// let commonName = try verifier.verify(leaf: leafDER, intermediates: [], at: Date())   // "sensor-7"
 /// ```
-public struct X509ChainVerifier: Sendable {
-    /// The trusted CA certificates, DER (parsed from PEM once, here, not on every verification).
-    private let trusted: [[UInt8]]
+public final class X509ChainVerifier: @unchecked Sendable {
+    // @unchecked: `store` is filled in init and only read afterwards; OpenSSL locks an X509_STORE internally, so
+    // verifications on many threads may share it.
+
+    /// The trusted CA certificates, parsed once, here, and shared by every verification.
+    private let store: OpaquePointer
 
     /// - Parameter trustedPEM: the trusted CA certificates, PEM (each entry may hold several).
     /// - Throws: ``X509VerificationError/invalidCertificate(_:)`` when a trusted PEM holds no certificate.
     public init(trustedPEM: [String]) throws(X509VerificationError) {
-        var trusted: [[UInt8]] = []
+        guard let store = X509_STORE_new() else { throw .invalidCertificate("OpenSSL could not create a store") }
+        self.store = store   // from here on, a throw runs deinit, which frees it
         for pem in trustedPEM {
             let certificates = Self.parsePEM(pem)
-            defer { certificates.forEach { X509_free($0) } }
+            defer { certificates.forEach { X509_free($0) } }   // the store holds its own references
             guard !certificates.isEmpty else { throw .invalidCertificate("a trusted CA entry holds no PEM certificate") }
-            for certificate in certificates {
-                guard let der = Self.serializeDER(certificate) else {
-                    throw .invalidCertificate("a trusted CA certificate cannot be serialized")
-                }
-                trusted.append(der)
-            }
+            for certificate in certificates { X509_STORE_add_cert(store, certificate) }
         }
-        self.trusted = trusted
+    }
+
+    deinit {
+        X509_STORE_free(store)
     }
 
     /// Verifies `leaf` (DER), helped by `intermediates` (DER, untrusted), up to one of the trusted CAs at `time`.
@@ -38,13 +40,6 @@ public struct X509ChainVerifier: Sendable {
     public func verify(leaf: [UInt8], intermediates: [[UInt8]], at time: Date) throws(X509VerificationError) -> String {
         guard let leafCertificate = Self.parseDER(leaf) else { throw .invalidCertificate("the leaf is not a DER certificate") }
         defer { X509_free(leafCertificate) }
-        guard let store = X509_STORE_new() else { throw .invalidCertificate("OpenSSL could not create a store") }
-        defer { X509_STORE_free(store) }
-        for der in trusted {
-            guard let certificate = Self.parseDER(der) else { continue }
-            X509_STORE_add_cert(store, certificate)
-            X509_free(certificate)
-        }
         guard let untrusted = OPENSSL_sk_new_null() else { throw .invalidCertificate("OpenSSL could not create a stack") }
         var parsedIntermediates: [OpaquePointer] = []
         defer {
@@ -92,17 +87,6 @@ public struct X509ChainVerifier: Sendable {
             var cursor: UnsafePointer<UInt8>? = buffer.baseAddress
             return d2i_X509(nil, &cursor, buffer.count)
         }
-    }
-
-    private static func serializeDER(_ certificate: OpaquePointer) -> [UInt8]? {
-        let length = i2d_X509(certificate, nil)
-        guard length > 0 else { return nil }
-        var der = [UInt8](repeating: 0, count: Int(length))
-        let written = der.withUnsafeMutableBufferPointer { buffer in
-            var cursor: UnsafeMutablePointer<UInt8>? = buffer.baseAddress
-            return i2d_X509(certificate, &cursor)
-        }
-        return written == length ? der : nil
     }
 
     private static func parsePEM(_ pem: String) -> [OpaquePointer] {

@@ -13,6 +13,7 @@ public struct HubAuthenticator: Sendable {
     /// CA certificates (PEM) trusted for CA-signed (`certificateAuthority`) devices besides the verified ones of the
     /// store: the hub's own CA.
     let deviceCertificateAuthorities: [String]
+    private let caVerifiers = DeviceCAVerifierCache()
 
     /// - Parameter deviceCertificateAuthorities: PEM certificates of the CAs whose signed device certificates the
     ///   hub accepts for `certificateAuthority` devices (the hub's own CA, which `iothub cert issue` signs with).
@@ -98,7 +99,7 @@ public struct HubAuthenticator: Sendable {
             }
             let commonName: String
             do {
-                commonName = try X509ChainVerifier(trustedPEM: trusted)
+                commonName = try caVerifiers.verifier(trusting: trusted)
                     .verify(leaf: certificate.der, intermediates: certificate.intermediates, at: now)
             } catch {
                 throw HubError.unauthorized("the client certificate of '\(identity.clientId)' is refused: \(error)")
