@@ -112,6 +112,13 @@ struct DeviceClientResilienceTests {
         } catch DeviceClientError.queueFull(let messages, _) {
             #expect(messages == 5)
         }
+        // Twin requests share the queue and its bound.
+        do {
+            _ = try await client.twin()
+            Issue.record("a twin request fit in a full queue")
+        } catch DeviceClientError.queueFull(let messages, _) {
+            #expect(messages == 5)
+        }
         try await hub.restart()
         for task in tasks { try await task.value }
         let bodies = try await hub.events(for: "queue-fail").map { String(decoding: $0.message.body, as: UTF8.self) }

@@ -334,7 +334,7 @@ final class DeviceClientCore: MosquittoConnectionDelegate {
         case .twinResponse(let status, let requestId, let version):
             guard let request = twinRequests.removeValue(forKey: requestId) else { return }
             request.timer.cancel()
-            if let stillQueued = queue.remove(id: request.item.id) { _ = stillQueued }
+            _ = queue.remove(id: request.item.id)
             request.continuation.resume(returning: TwinResponse(status: status, version: version, body: payload))
         case .desiredPropertiesPatch(let version):
             guard var patch = (try? JSONValue(parsing: payload))?.objectValue else {
@@ -513,11 +513,7 @@ final class DeviceClientCore: MosquittoConnectionDelegate {
         let error = DeviceClientError.queueFull(messages: queue.count, bytes: queue.bytes)
         switch item.kind {
         case .telemetry: senders.removeValue(forKey: item.id)?.resume(throwing: error)
-        case .twinRequest(let requestId):
-            if let request = twinRequests.removeValue(forKey: requestId) {
-                request.timer.cancel()
-                request.continuation.resume(throwing: error)
-            }
+        case .twinRequest(let requestId): failTwinRequest(requestId, with: error)
         case .methodResponse: break
         }
     }
@@ -571,16 +567,7 @@ final class DeviceClientCore: MosquittoConnectionDelegate {
         twinRequestsAwaitingSubscription.removeAll()
         for item in held {
             guard case .twinRequest(let requestId) = item.kind, twinRequests[requestId] != nil else { continue }
-            switch queue.enqueue(item, evictOldest: options.queue.policy == .dropOldest) {
-            case .queued: break
-            case .queuedEvicting(let evicted): failEvicted(evicted)
-            case .full:
-                if let request = twinRequests.removeValue(forKey: requestId) {
-                    request.timer.cancel()
-                    request.continuation.resume(throwing: DeviceClientError.queueFull(messages: queue.count,
-                                                                                       bytes: queue.bytes))
-                }
-            }
+            enqueueTwinRequest(item, requestId: requestId)
         }
         pump()
     }
@@ -616,26 +603,35 @@ final class DeviceClientCore: MosquittoConnectionDelegate {
         let topic = reported == nil ? DeviceTopic.twinGet(requestId: requestId) : .twinReportedPatch(requestId: requestId)
         let item = OutboundItem(id: itemIds.make(), topic: topic.topic(for: identity), payload: reported ?? [],
                                 kind: .twinRequest(requestId: requestId))
-        if phase == .connected, !subscribed.contains(.twinResponses) {
-            twinRequestsAwaitingSubscription.append(item)
-        } else {
-            switch queue.enqueue(item, evictOldest: options.queue.policy == .dropOldest) {
-            case .queued: break
-            case .queuedEvicting(let evicted): failEvicted(evicted)
-            case .full:
-                return continuation.resume(throwing: DeviceClientError.queueFull(messages: queue.count, bytes: queue.bytes))
-            }
-        }
         let box = LoopHandoff(self)
         let timeout = options.operationTimeout
         let timer = loop.schedule(after: timeout) {
-            let core = box.value
-            guard let request = core.twinRequests.removeValue(forKey: requestId) else { return }
-            _ = core.queue.remove(id: request.item.id)
-            request.continuation.resume(throwing: DeviceClientError.timeout("the twin request (no answer in \(timeout))"))
+            box.value.failTwinRequest(requestId, with: DeviceClientError.timeout("the twin request (no answer in \(timeout))"))
         }
         twinRequests[requestId] = TwinRequest(item: item, continuation: continuation, timer: timer)
+        if phase == .connected, !subscribed.contains(.twinResponses) {
+            twinRequestsAwaitingSubscription.append(item)
+        } else {
+            enqueueTwinRequest(item, requestId: requestId)
+        }
         pump()
+    }
+
+    /// Queues twin request `requestId` (registered in `twinRequests`); fails it when the queue is full.
+    private func enqueueTwinRequest(_ item: OutboundItem, requestId: String) {
+        switch queue.enqueue(item, evictOldest: options.queue.policy == .dropOldest) {
+        case .queued: break
+        case .queuedEvicting(let evicted): failEvicted(evicted)
+        case .full: failTwinRequest(requestId, with: DeviceClientError.queueFull(messages: queue.count, bytes: queue.bytes))
+        }
+    }
+
+    /// Ends twin request `requestId` with `error`, taking it out of the queue if it still waits there.
+    private func failTwinRequest(_ requestId: String, with error: any Error) {
+        guard let request = twinRequests.removeValue(forKey: requestId) else { return }
+        request.timer.cancel()
+        _ = queue.remove(id: request.item.id)
+        request.continuation.resume(throwing: error)
     }
 
     // MARK: Methods
