@@ -48,7 +48,7 @@ struct RegistryServiceTests {
         #expect(selfSigned.authentication == .selfSigned(primaryThumbprint: String(repeating: "AB", count: 20), secondaryThumbprint: nil))
     }
 
-    @Test("disabling a connected device ends its session; deleting a device ends its modules' sessions too")
+    @Test("disabling or deleting a connected device ends its session and its modules' sessions")
     func disconnects() async throws {
         let (registry, store, presence) = try makeService()
         defer { store.close() }
@@ -60,9 +60,10 @@ struct RegistryServiceTests {
         presence.register(moduleSession)
         _ = try await registry.update(.init(identity: device, status: .disabled), condition: .any)
         #expect(deviceSession.ends == [.disabled])
+        #expect(moduleSession.ends == [.disabled], "modules follow their device")
         try await registry.delete(device, condition: .any)
         #expect(deviceSession.ends == [.disabled, .deleted])
-        #expect(moduleSession.ends == [.deleted])
+        #expect(moduleSession.ends == [.disabled, .deleted])
         await #expect { try await registry.get(module) } throws: { ($0 as? HubError)?.code == .moduleNotFound }
     }
 

@@ -190,7 +190,8 @@ struct SQLiteHubStoreTests {
 @Suite("etag conditions")
 struct ETagConditionTests {
     @Test("If-Match values as the official SDK and curl send them", arguments: [
-        (nil, ETagCondition.any), ("*", .any), ("\"*\"", .any), ("", .any), ("\"MQ==\"", .matches("MQ==")),
+        (nil, ETagCondition.any), ("*", .any), ("\"*\"", .any), ("", .any), ("  ", .any), ("\"\"", .matches("")),
+        ("W/\"\"", .matches("")), ("\"MQ==\"", .matches("MQ==")),
         ("MQ==", .matches("MQ==")), ("W/\"Mg==\"", .matches("Mg==")),
     ])
     func parse(header: String?, expected: ETagCondition) {

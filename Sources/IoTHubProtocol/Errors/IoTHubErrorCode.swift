@@ -21,6 +21,8 @@ public enum IoTHubErrorCode: Int, Sendable, Hashable, CaseIterable {
     case messageTooLarge = 413002
     /// The credentials are missing, malformed, expired or do not grant the operation.
     case iotHubUnauthorizedAccess = 401002
+    /// The credential of a live connection is no longer valid (its SAS token expired); reconnect with a new one.
+    case iotHubUnauthorized = 401003
     /// The hub's daily message quota or another quota is exhausted.
     case iotHubQuotaExceeded = 403002
     /// The device already has the maximum number of pending cloud-to-device messages (50).
@@ -67,6 +69,7 @@ public enum IoTHubErrorCode: Int, Sendable, Hashable, CaseIterable {
         case .deviceIdInvalid: "DeviceIdInvalid"
         case .messageTooLarge: "MessageTooLarge"
         case .iotHubUnauthorizedAccess: "IotHubUnauthorizedAccess"
+        case .iotHubUnauthorized: "IotHubUnauthorized"
         case .iotHubQuotaExceeded: "IotHubQuotaExceeded"
         case .deviceMaximumQueueDepthExceeded: "DeviceMaximumQueueDepthExceeded"
         case .deviceDisabled: "DeviceDisabled"

@@ -27,23 +27,25 @@ public struct HubAuthenticator: Sendable {
     /// Authenticates a device or module presenting a SAS token (MQTT password, HTTPS `Authorization`, AMQP CBS).
     ///
     /// The token must name this identity's resource, be signed by the identity's primary or secondary key (or by a
-    /// policy with DeviceConnect, with `skn`), and be unexpired; the identity must exist, be enabled and use SAS.
+    /// policy with DeviceConnect, with `skn`, whose `sr` may be any whole-segment prefix of the identity's resource,
+    /// `{host}` or `{host}/devices` as protocol gateways use), and be unexpired; the identity must exist, be enabled
+    /// and use SAS, and a module's device must be enabled too.
     /// - Throws: ``HubError`` 401002 with the reason, or 403005 for a disabled device.
     public func authenticateDevice(_ identity: DeviceIdentity, token text: String?, now: Date = Date()) async throws -> DeviceRecord {
+        try await authenticateSAS(identity, token: text, now: now).record
+    }
+
+    private func authenticateSAS(_ identity: DeviceIdentity, token text: String?, now: Date) async throws
+        -> AuthenticatedDevice {
         guard let text, !text.isEmpty else {
             throw HubError.unauthorized("no SAS token: send it as the MQTT password or Authorization header")
         }
         let token: SASToken
         do { token = try SASToken(parsing: text) } catch { throw HubError.unauthorized(error.description) }
-        guard let record = try await store.device(identity) else {
-            throw HubError.unauthorized("'\(identity.clientId)' is not registered in this hub")
-        }
-        guard record.status == .enabled else {
-            throw HubError(.deviceDisabled, "'\(identity.clientId)' is disabled\(record.statusReason.map { " (\($0))" } ?? "")")
-        }
+        let record = try await enabledRecord(identity)
         let resource = identity.sasResource(hostName: hostName).uri
         let keys: [SharedAccessKey]
-        if let keyName = token.keyName {
+        if let keyName = token.keyName, !keyName.isEmpty {
             guard let policy = policies.first(where: { $0.name == keyName }), policy.permissions.contains(.deviceConnect) else {
                 throw HubError.unauthorized("policy '\(keyName)' does not exist or lacks DeviceConnect")
             }
@@ -53,30 +55,46 @@ public struct HubAuthenticator: Sendable {
         } else {
             throw HubError.unauthorized("'\(identity.clientId)' authenticates with X.509 certificates, not SAS tokens")
         }
-        try Self.check(token, resource: resource, keys: keys, now: now)
-        return record
+        // A policy token may cover many identities (`sr={host}/devices`); a device key signs for its own resource only.
+        let isPolicyToken = !(token.keyName ?? "").isEmpty
+        try Self.check(token, resource: resource, keys: keys, now: now, allowPrefix: isPolicyToken)
+        return AuthenticatedDevice(record: record, method: .sas,
+                                   tokenExpiry: Date(timeIntervalSince1970: TimeInterval(token.expiry)))
     }
 
-    /// Authenticates a device or module by a SAS token when it sent one, else by the client certificate it presented
-    /// in the TLS handshake (X.509 self-signed: the certificate's SHA-1 or SHA-256 thumbprint must be one the
-    /// registry holds for the identity, and the certificate must be within its validity period).
-    /// - Returns: the device record and how it authenticated.
-    /// - Throws: ``HubError`` 401002 saying why (no credential, unknown thumbprint, expired or not yet valid
-    ///   certificate, wrong authentication type), or 403005 for a disabled device.
-    public func authenticateDevice(_ identity: DeviceIdentity, token: String?, certificate: PresentedCertificate?,
-                                   now: Date = Date()) async throws -> (DeviceRecord, EventService.AuthenticationKind) {
-        if let token, !token.isEmpty {
-            return (try await authenticateDevice(identity, token: token, now: now), .sas)
-        }
-        guard let certificate else {
-            throw HubError.unauthorized("no credential: send a SAS token as the MQTT password, or a client certificate")
-        }
+    /// The identity's record, if it exists and may connect: it is enabled, and for a module, so is its device.
+    private func enabledRecord(_ identity: DeviceIdentity) async throws -> DeviceRecord {
         guard let record = try await store.device(identity) else {
             throw HubError.unauthorized("'\(identity.clientId)' is not registered in this hub")
         }
         guard record.status == .enabled else {
             throw HubError(.deviceDisabled, "'\(identity.clientId)' is disabled\(record.statusReason.map { " (\($0))" } ?? "")")
         }
+        if identity.moduleId != nil {
+            let device = DeviceIdentity(deviceId: identity.deviceId)
+            guard let parent = try await store.device(device), parent.status == .enabled else {
+                throw HubError(.deviceDisabled, "module '\(identity.clientId)' cannot connect: its device '\(identity.deviceId)' "
+                               + "is disabled or gone; enable the device first")
+            }
+        }
+        return record
+    }
+
+    /// Authenticates a device or module by a SAS token when it sent one, else by the client certificate it presented
+    /// in the TLS handshake (X.509 self-signed: the certificate's SHA-1 or SHA-256 thumbprint must be one the
+    /// registry holds for the identity, and the certificate must be within its validity period).
+    /// - Returns: the device record, how it authenticated and until when its credential holds.
+    /// - Throws: ``HubError`` 401002 saying why (no credential, unknown thumbprint, expired or not yet valid
+    ///   certificate, wrong authentication type), or 403005 for a disabled device.
+    public func authenticateDevice(_ identity: DeviceIdentity, token: String?, certificate: PresentedCertificate?,
+                                   now: Date = Date()) async throws -> AuthenticatedDevice {
+        if let token, !token.isEmpty {
+            return try await authenticateSAS(identity, token: token, now: now)
+        }
+        guard let certificate else {
+            throw HubError.unauthorized("no credential: send a SAS token as the MQTT password, or a client certificate")
+        }
+        let record = try await enabledRecord(identity)
         switch record.authentication {
         case .selfSigned(let primary, let secondary):
             let presented = [certificate.sha1Thumbprint, certificate.sha256Thumbprint]
@@ -90,7 +108,7 @@ public struct HubAuthenticator: Sendable {
             guard now <= certificate.notAfter else {
                 throw HubError.unauthorized("the client certificate expired at \(Timestamps.iso8601(certificate.notAfter))")
             }
-            return (record, .selfSigned)
+            return AuthenticatedDevice(record: record, method: .selfSigned, tokenExpiry: nil)
         case .certificateAuthority:
             // The hub's own CA and every CA whose owner proved possession of its key.
             let trusted = deviceCertificateAuthorities + (try await store.caCertificates().filter(\.isVerified).map(\.pem))
@@ -107,17 +125,25 @@ public struct HubAuthenticator: Sendable {
             guard commonName == identity.clientId else {
                 throw HubError.unauthorized("the client certificate's CN is '\(commonName)', not the device id '\(identity.clientId)'")
             }
-            return (record, .certificateAuthority)
+            return AuthenticatedDevice(record: record, method: .certificateAuthority, tokenExpiry: nil)
         case .sas:
             throw HubError.unauthorized("'\(identity.clientId)' authenticates with SAS tokens; send one as the MQTT password")
         }
     }
 
     /// Authorizes a service request carrying a policy token (`Authorization: SharedAccessSignature …&skn=…`).
+    ///
+    /// As IoT Hub scopes tokens, the token's resource (`sr`) must be the hub or a whole-segment prefix of the
+    /// resource accessed: a token for `{host}/devices/B` reaches `/devices/B` and below, nothing else.
+    /// - Parameters:
+    ///   - permissions: the operation needs any one of these.
+    ///   - resource: the path accessed, such as `/devices/B` or `/twins/B` (the hub itself when empty).
     /// - Returns: the policy that signed it.
-    /// - Throws: ``HubError`` 401002 when the token is missing, invalid, expired, or its policy lacks `permission`.
+    /// - Throws: ``HubError`` 401002 when the token is missing, invalid, expired, scoped to another resource, or its
+    ///   policy has none of `permissions`.
     @discardableResult
-    public func authorizeService(_ header: String?, requires permission: Permission, now: Date = Date()) throws -> AccessPolicy {
+    public func authorizeService(_ header: String?, requires permissions: Set<Permission>, resource: String,
+                                 now: Date = Date()) throws -> AccessPolicy {
         guard let header, !header.isEmpty else {
             throw HubError.unauthorized("missing Authorization header; send a SharedAccessSignature signed with a policy key")
         }
@@ -129,20 +155,29 @@ public struct HubAuthenticator: Sendable {
         guard let policy = policies.first(where: { $0.name == keyName }) else {
             throw HubError.unauthorized("no shared access policy named '\(keyName)'")
         }
-        // A service token is scoped to the hub (`sr=h`) or to a path inside it (`sr=h/devices`).
-        guard SASToken.resource(token.resourceURI, isWithin: hostName) else {
-            throw HubError.unauthorized(SASTokenError.resourceMismatch(token: token.resourceURI, expected: hostName).description)
-        }
-        try Self.check(token, resource: token.resourceURI, keys: [policy.primaryKey, policy.secondaryKey], now: now)
-        guard policy.permissions.contains(permission) else {
-            throw HubError.unauthorized("policy '\(keyName)' lacks the \(permission.rawValue) permission this operation needs")
+        // A service token is scoped to the hub (`sr=h`) or to a path inside it (`sr=h/devices`), and reaches only
+        // what lies below its scope.
+        let accessed = resource.isEmpty || resource == "/" ? hostName
+            : hostName + (resource.hasPrefix("/") ? resource : "/" + resource)
+        try Self.check(token, resource: accessed, keys: [policy.primaryKey, policy.secondaryKey], now: now, allowPrefix: true)
+        guard !policy.permissions.isDisjoint(with: permissions) else {
+            let names = permissions.map(\.rawValue).sorted().joined(separator: " or ")
+            throw HubError.unauthorized("policy '\(keyName)' lacks the \(names) permission this operation needs")
         }
         return policy
     }
 
-    static func check(_ token: SASToken, resource: String, keys: [SharedAccessKey], now: Date) throws {
+    /// ``authorizeService(_:requires:resource:now:)`` for an operation that needs one permission.
+    @discardableResult
+    public func authorizeService(_ header: String?, requires permission: Permission, resource: String,
+                                 now: Date = Date()) throws -> AccessPolicy {
+        try authorizeService(header, requires: [permission], resource: resource, now: now)
+    }
+
+    static func check(_ token: SASToken, resource: String, keys: [SharedAccessKey], now: Date,
+                      allowPrefix: Bool = false) throws {
         let seconds = UInt64(max(0, now.timeIntervalSince1970))
-        guard token.covers(resource: resource, allowPrefix: false) else {
+        guard token.covers(resource: resource, allowPrefix: allowPrefix) else {
             throw HubError.unauthorized(SASTokenError.resourceMismatch(token: token.resourceURI, expected: resource).description)
         }
         guard keys.contains(where: token.isSigned(by:)) else {
@@ -152,4 +187,14 @@ public struct HubAuthenticator: Sendable {
             throw HubError.unauthorized(SASTokenError.expired(expiry: token.expiry, now: seconds).description)
         }
     }
+}
+
+/// A device or module that passed authentication.
+public struct AuthenticatedDevice: Sendable {
+    /// Its registry record.
+    public var record: DeviceRecord
+    /// How it authenticated (stamped on its telemetry as `iothub-connection-auth-method`).
+    public var method: EventService.AuthenticationKind
+    /// When its SAS token expires (`se`); the hub ends a session that outlives it. `nil` for certificates.
+    public var tokenExpiry: Date?
 }

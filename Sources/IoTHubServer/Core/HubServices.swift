@@ -13,14 +13,18 @@ public struct HubServices: Sendable {
     public let cloudToDevice: CloudToDeviceService
     public let certificates: CertificateService
     public let metrics: HubMetrics
+    /// What device listeners admit before authentication (shared by every device port).
+    public let admission: ConnectionAdmission
     public let logger: Logger
 
-    /// - Parameter deviceCertificateAuthorities: PEM CA certificates trusted for CA-signed (`certificateAuthority`)
-    ///   devices.
+    /// - Parameters:
+    ///   - deviceCertificateAuthorities: PEM CA certificates trusted for CA-signed (`certificateAuthority`) devices.
+    ///   - admission: the bounds on unauthenticated connections, failed logins and device connections.
     public init(hostName: String, store: any HubStore, policies: [AccessPolicy], logger: Logger,
                 eventRetention: Double = 86_400, eventMaximumBytes: Int64 = 1 << 30, metrics: HubMetrics = HubMetrics(),
-                deviceCertificateAuthorities: [String] = []) {
+                deviceCertificateAuthorities: [String] = [], admission: ConnectionAdmission = ConnectionAdmission()) {
         self.hostName = hostName
+        self.admission = admission
         self.store = store
         self.logger = logger
         self.metrics = metrics

@@ -3,6 +3,7 @@ import IoTHubProtocol
 import Logging
 import MQTTCore
 import NIOCore
+import Synchronization
 
 /// One device's MQTT connection, as IoT Hub runs it: the thin MQTT head over the hub's core services.
 ///
@@ -14,6 +15,12 @@ import NIOCore
 /// Telemetry is acknowledged only once it is durable, and PUBACKs go out in the order their PUBLISHes came in.
 /// All state lives on the channel's event loop; the hub's services reach the connection through its
 /// ``MQTTDeviceSession``.
+///
+/// What one connection can make the hub hold is bounded: before authentication only the CONNECT (at most
+/// ``MQTTEndpointConfiguration/maximumConnectPacketSize``) is read; after it, the hub stops reading while too much
+/// telemetry is waiting for the store, too many twin requests are being processed, or the device does not read
+/// what it is sent, and closes a connection whose unread output passes
+/// ``MQTTEndpointConfiguration/maximumOutboundBytes``. A SAS session ends when its token expires, as on IoT Hub.
 final class MQTTDeviceConnectionHandler: ChannelDuplexHandler {
     typealias InboundIn = MQTTPacket
     typealias OutboundIn = MQTTPacket
@@ -29,13 +36,23 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler {
     /// The name metrics and logs use for this head ("mqtt").
     static let protocolName = "mqtt"
 
+    /// Handlers alive in this process: a leak check for tests, and what `/metrics` could report.
+    static let liveHandlers = Atomic<Int>(0)
+
     private let services: HubServices
     private let configuration: MQTTEndpointConfiguration
     private var logger: Logger
     private var state = State.awaitingConnect
     /// Set once the hub decided to close; packets still buffered are ignored.
     private var closing = false
+    /// Set from `handlerAdded` to `handlerRemoved` only: the context holds this handler, so keeping it longer
+    /// would make a reference cycle that outlives the connection.
     private var context: ChannelHandlerContext?
+    /// Whether this connection holds an admission slot (it was admitted by ``ConnectionAdmission``) and whether
+    /// it gave back its unauthenticated slot.
+    private let admitted: Bool
+    private var admissionAuthenticated = false
+    private var admissionReleased = false
 
     // Connection
     private var connectTimer: Scheduled<Void>?
@@ -52,14 +69,17 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler {
     /// How the device authenticated (stamped on its telemetry as `iothub-connection-auth-method`).
     private var authenticationMethod: EventService.AuthenticationKind = .sas
 
-    // Keep-alive
+    // Keep-alive and credential lifetime
     private var lastActivity = NIODeadline.uptimeNanoseconds(0)
     private var silenceLimit = TimeAmount.seconds(90)
     private var keepAliveTimer: Scheduled<Void>?
+    private var tokenExpiryTimer: Scheduled<Void>?
 
     // Inbound PUBLISH acknowledgement and backpressure
     private var acknowledgements = MQTTAcknowledgementQueue()
     private var pendingTelemetry = 0
+    private var telemetryPaused = false
+    private var pendingTwinRequests = 0
     private var readPaused = false
     private var readRequested = false
     private var flushScheduled = false
@@ -75,13 +95,21 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler {
     /// The client certificate chain of the TLS handshake (empty for plain TCP or a device that sent none).
     private let presentedChain: PresentedChain
 
+    /// - Parameter admitted: the connection was admitted by the hub's ``ConnectionAdmission`` and holds its slots
+    ///   until it authenticates and closes.
     init(services: HubServices, configuration: MQTTEndpointConfiguration, logger: Logger,
-         presentedChain: PresentedChain) {
+         presentedChain: PresentedChain, admitted: Bool = false) {
         self.presentedChain = presentedChain
         self.services = services
         self.configuration = configuration
         self.logger = logger
+        self.admitted = admitted
         cloudToDevice = MQTTCloudToDeviceWindow(capacity: configuration.cloudToDeviceWindow)
+        Self.liveHandlers.wrappingAdd(1, ordering: .relaxed)
+    }
+
+    deinit {
+        Self.liveHandlers.wrappingSubtract(1, ordering: .relaxed)
     }
 
     // MARK: Channel events
@@ -91,6 +119,13 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler {
         lastActivity = context.eventLoop.now
         if let remote = context.channel.remoteAddress { logger[metadataKey: "peer"] = "\(remote)" }
         if context.channel.isActive { startConnectTimer(context) }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        cancelTimers()
+        releaseAdmission()
+        // Breaks the handler ⇄ context cycle; callbacks still in flight find no context and do nothing.
+        self.context = nil
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -141,17 +176,50 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler {
     func channelInactive(context: ChannelHandlerContext) {
         let wasConnected = state == .connected
         state = .closed
-        connectTimer?.cancel()
-        keepAliveTimer?.cancel()
-        cloudToDeviceTimer?.cancel()
+        cancelTimers()
         if wasConnected { sessionEnded() }
+        releaseAdmission()
         context.fireChannelInactive()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        updateReading()
+        context.fireChannelWritabilityChanged()
     }
 
     func read(context: ChannelHandlerContext) {
         if readPaused {
             readRequested = true
         } else {
+            context.read()
+        }
+    }
+
+    private func cancelTimers() {
+        connectTimer?.cancel()
+        keepAliveTimer?.cancel()
+        cloudToDeviceTimer?.cancel()
+        tokenExpiryTimer?.cancel()
+        connectTimer = nil
+        keepAliveTimer = nil
+        cloudToDeviceTimer = nil
+        tokenExpiryTimer = nil
+    }
+
+    private func releaseAdmission() {
+        guard admitted, !admissionReleased else { return }
+        admissionReleased = true
+        services.admission.closed(authenticated: admissionAuthenticated)
+    }
+
+    /// Reads from the socket only while nothing says to wait: authentication in progress, telemetry waiting for
+    /// the store, too many twin requests in progress, or a device that does not read what it is sent.
+    private func updateReading() {
+        guard let context else { return }
+        readPaused = state == .authenticating || telemetryPaused
+            || pendingTwinRequests >= configuration.maximumPendingTwinRequests || !context.channel.isWritable
+        if !readPaused, readRequested {
+            readRequested = false
             context.read()
         }
     }
@@ -169,6 +237,7 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler {
 
     private func handleConnect(_ connect: MQTTConnect) {
         state = .authenticating
+        updateReading()
         guard let identity = Self.identity(clientId: connect.clientId) else {
             return refuseConnection(.identifierRejected,
                                     reason: "client id '\(connect.clientId)' is not a valid device id or device/module id")
@@ -210,17 +279,17 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler {
         }.assumeIsolated().whenComplete { [self] result in
             guard state == .authenticating else { return }
             switch result {
-            case .success(let (record, method)):
-                authenticationMethod = method
-                accept(connect, identity: identity, record: record)
+            case .success(let authenticated):
+                authenticationMethod = authenticated.method
+                accept(connect, identity: identity, record: authenticated.record, tokenExpiry: authenticated.tokenExpiry)
             case .failure(let error):
                 if let hubError = error as? HubError { services.metrics.error(hubError.code, protocol: Self.protocolName) }
-                refuseConnection(.notAuthorized, reason: "\(error)")
+                refuseConnection(.notAuthorized, reason: "\(error)", failedLogin: true)
             }
         }
     }
 
-    private func accept(_ connect: MQTTConnect, identity: DeviceIdentity, record: DeviceRecord) {
+    private func accept(_ connect: MQTTConnect, identity: DeviceIdentity, record: DeviceRecord, tokenExpiry: Date?) {
         guard let context else { return }
         self.identity = identity
         generationId = record.generationId
@@ -228,6 +297,12 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler {
         silenceLimit = configuration.silenceLimit(keepAlive: connect.keepAlive)
         state = .connected
         connectTimer?.cancel()
+        if admitted, !admissionAuthenticated {
+            admissionAuthenticated = true
+            services.admission.authenticated()
+        }
+        try? context.pipeline.syncOperations.handler(type: MQTTPacketCodecHandler.self).clientAuthenticated()
+        if let tokenExpiry { scheduleTokenExpiry(tokenExpiry, context) }
         send(.connAck(MQTTConnAck(sessionPresent: false, returnCode: .accepted)))
         let session = MQTTDeviceSession(identity: identity, handler: self, eventLoop: context.eventLoop)
         self.session = session
@@ -244,10 +319,36 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler {
         for packet in packets where state == .connected {
             handleConnected(packet)
         }
+        updateReading()
     }
 
-    private func refuseConnection(_ code: MQTTConnectReturnCode, reason: String) {
-        logger.info("MQTT connection refused", metadata: ["returnCode": "\(code)", "reason": "\(reason)"])
+    /// IoT Hub ends a session whose SAS token expires (MQTT 3.1.1 has no in-band renewal): the device reconnects
+    /// with a new token, as the official SDKs do before expiry.
+    private func scheduleTokenExpiry(_ expiry: Date, _ context: ChannelHandlerContext) {
+        // A token is valid up to and including its `se` second.
+        let remaining = max(0, expiry.timeIntervalSinceNow + 1)
+        tokenExpiryTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(Int64(remaining * 1000))) { [self] in
+            tokenExpiryTimer = nil
+            guard state == .connected else { return }
+            services.metrics.error(.iotHubUnauthorized, protocol: Self.protocolName)
+            end(.tokenExpired)
+        }
+    }
+
+    private func refuseConnection(_ code: MQTTConnectReturnCode, reason: String, failedLogin: Bool = false) {
+        var log = AuthenticationFailureLimiter.FailureLog.log
+        if failedLogin, let source = context?.channel.remoteAddress?.ipAddress {
+            log = services.admission.failures.recordFailure(source)
+        }
+        switch log {
+        case .log:
+            logger.info("MQTT connection refused", metadata: ["returnCode": "\(code)", "reason": "\(reason)"])
+        case .blocked:
+            logger.warning("MQTT connection refused; this address failed to log in too often and is blocked for a while (further refusals are counted, not logged)",
+                           metadata: ["returnCode": "\(code)", "reason": "\(reason)"])
+        case .suppressed:
+            break
+        }
         services.metrics.connection(protocol: Self.protocolName, accepted: false)
         guard let context, !closing else { return }
         state = .closed
@@ -325,7 +426,10 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler {
     private func ingest(_ message: IoTHubMessage, ticket: MQTTAcknowledgementQueue.Ticket?) {
         guard let context else { return }
         pendingTelemetry += 1
-        if pendingTelemetry >= configuration.maximumPendingTelemetry { readPaused = true }
+        if pendingTelemetry >= configuration.maximumPendingTelemetry, !telemetryPaused {
+            telemetryPaused = true
+            updateReading()
+        }
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
         services.events.ingest(message, from: identity, authentication: authenticationMethod, generationId: generationId,
                                protocol: Self.protocolName) { result in
@@ -335,7 +439,10 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler {
 
     private func ingested(_ result: Result<Int64, HubError>, ticket: MQTTAcknowledgementQueue.Ticket?) {
         pendingTelemetry -= 1
-        if readPaused, pendingTelemetry <= configuration.maximumPendingTelemetry / 2 { resumeReading() }
+        if telemetryPaused, pendingTelemetry <= configuration.maximumPendingTelemetry / 2 {
+            telemetryPaused = false
+            updateReading()
+        }
         guard state == .connected else { return }
         switch result {
         case .success:
@@ -355,30 +462,37 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler {
         }
     }
 
-    private func resumeReading() {
-        readPaused = false
-        if readRequested, let context {
-            readRequested = false
-            context.read()
-        }
-    }
-
+    /// Runs a twin request and publishes its answer. At most ``MQTTEndpointConfiguration/maximumPendingTwinRequests``
+    /// run at once: reading stops at that many, and a request read beyond it is answered 429 at once.
     private func respondToTwinRequest(_ requestId: String,
                                       _ operation: @escaping @Sendable () async throws -> (Int, [UInt8], Int64?)) {
         guard let context else { return }
+        guard pendingTwinRequests < configuration.maximumPendingTwinRequests else {
+            return publishTwinError(HubError(.throttlingException,
+                                             "more than \(configuration.maximumPendingTwinRequests) twin requests in progress "
+                                             + "on this connection; wait for the answers before sending more"),
+                                    requestId: requestId)
+        }
+        pendingTwinRequests += 1
+        updateReading()
         context.eventLoop.makeFutureWithTask(operation).assumeIsolated().whenComplete { [self] result in
+            pendingTwinRequests -= 1
             switch result {
             case .success(let (status, body, version)):
                 publishTwinResponse(status: status, requestId: requestId, version: version, body: body)
             case .failure(let error):
-                let hubError = error as? HubError ?? HubError(.serverError, "\(error)")
-                services.metrics.error(hubError.code, protocol: Self.protocolName)
-                let body = JSONValue.object([
-                    "errorCode": .integer(Int64(hubError.code.rawValue)), "message": .string(hubError.message),
-                ]).serializedBytes()
-                publishTwinResponse(status: hubError.code.httpStatus, requestId: requestId, version: nil, body: body)
+                publishTwinError(error as? HubError ?? HubError(.serverError, "\(error)"), requestId: requestId)
             }
+            updateReading()
         }
+    }
+
+    private func publishTwinError(_ error: HubError, requestId: String) {
+        services.metrics.error(error.code, protocol: Self.protocolName)
+        let body = JSONValue.object([
+            "errorCode": .integer(Int64(error.code.rawValue)), "message": .string(error.message),
+        ]).serializedBytes()
+        publishTwinResponse(status: error.code.httpStatus, requestId: requestId, version: nil, body: body)
     }
 
     private func publishTwinResponse(status: Int, requestId: String, version: Int64?, body: [UInt8]) {
@@ -606,9 +720,21 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler {
     private func send(_ packet: MQTTPacket) {
         guard let context else { return }
         context.write(wrapOutboundOut(packet), promise: nil)
+        if !context.channel.isWritable { checkOutboundBacklog(context) }
         guard !flushScheduled else { return }
         flushScheduled = true
         context.eventLoop.assumeIsolated().execute { [self] in flushNow() }
+    }
+
+    /// Closes a connection whose device lets more than ``MQTTEndpointConfiguration/maximumOutboundBytes`` pile up
+    /// unread (reading from it already stopped at the write buffer's high mark).
+    private func checkOutboundBacklog(_ context: ChannelHandlerContext) {
+        guard !closing, let buffered = try? context.channel.syncOptions?.getOption(ChannelOptions.bufferedWritableBytes),
+              buffered > configuration.maximumOutboundBytes else { return }
+        logger.warning("closing MQTT connection: the device does not read what it is sent",
+                       metadata: ["bufferedBytes": "\(buffered)", "limit": "\(configuration.maximumOutboundBytes)"])
+        services.metrics.error(.throttlingException, protocol: Self.protocolName)
+        close()
     }
 
     private func flushNow() {

@@ -18,6 +18,16 @@ public struct MQTTEndpointConfiguration: Sendable {
     public var cloudToDeviceWindow: Int = 8
     /// The largest packet accepted: a 256 KiB message plus room for its topic and property bag.
     public var maximumPacketSize: Int = MQTTStreamDecoder.defaultMaximumPacketSize
+    /// The largest packet accepted before the client authenticated, that is its CONNECT (client id, user name, SAS
+    /// token and will): what a connection that has not logged in can make the hub buffer. A will message larger
+    /// than this leaves less room; IoT Hub devices send wills of a few hundred bytes.
+    public var maximumConnectPacketSize: Int = 32 * 1024
+    /// Twin requests (GET and reported-property PATCH) of one connection being processed at once. At this many the
+    /// hub stops reading from the connection; requests that were already read beyond it are answered with 429.
+    public var maximumPendingTwinRequests: Int = 16
+    /// Bytes the hub buffers for a connection that does not read what it is sent. Above the write buffer's high
+    /// mark the hub stops reading from the connection; above this it closes it.
+    public var maximumOutboundBytes: Int = 4 * 1024 * 1024
     /// The lock a delivered C2D message holds; unacknowledged deliveries older than this are redelivered.
     public var cloudToDeviceLock: TimeAmount = .seconds(60)
     /// Called with every packet a device sends, right after it is decoded and before the hub acts on it, on the

@@ -18,24 +18,47 @@ struct MQTTListener: Service {
     var configuration = MQTTEndpointConfiguration()
     let logger: Logger
 
-    /// Builds the child pipeline of one device connection: [TLS] → packet codec → connection handler.
+    /// Builds the child pipeline of one device connection: [TLS] → packet codec → connection handler, once the
+    /// hub's ``ConnectionAdmission`` admits it; a connection it refuses (too many not yet authenticated, the
+    /// descriptor budget spent, or a source blocked after failed logins) is closed before any handshake.
     static func initialize(_ channel: any Channel, services: HubServices, tls: NIOSSLContext?,
                            configuration: MQTTEndpointConfiguration, logger: Logger) -> EventLoopFuture<Void> {
-        channel.eventLoop.makeCompletedFuture {
+        let source = channel.remoteAddress?.ipAddress
+        let (refusal, suppressed) = services.admission.admit(source: source)
+        if let suppressed, suppressed > 0 {
+            logger.info("address let in again after failed logins; refusals not logged while it was blocked",
+                        metadata: ["source": "\(source ?? "?")", "refusals": "\(suppressed)"])
+        }
+        if let refusal {
+            logger.debug("MQTT connection closed before CONNECT", metadata: ["peer": "\(channel.remoteAddress.map { "\($0)" } ?? "?")",
+                                                                            "reason": "\(refusal)"])
+            services.metrics.connectionShed(protocol: MQTTDeviceConnectionHandler.protocolName, reason: refusal.rawValue)
+            // A failed initializer makes the bootstrap close the connection before it is registered.
+            return channel.eventLoop.makeFailedFuture(refusal)
+        }
+        return channel.eventLoop.makeCompletedFuture {
             let pipeline = channel.pipeline.syncOperations
             let presented = PresentedChain()
-            if let tls {
-                // Client certificates are requested and accepted whatever their issuer: the hub decides at CONNECT
-                // (thumbprint, or chain to a trusted CA, and validity), where it can answer CONNACK 5 with a reason
-                // instead of a TLS alert.
-                try pipeline.addHandler(NIOSSLServerHandler(context: tls, customVerificationCallback: { chain, promise in
-                    presented.record(chain)
-                    promise.succeed(.certificateVerified)
-                }))
+            let handler = MQTTDeviceConnectionHandler(services: services, configuration: configuration, logger: logger,
+                                                      presentedChain: presented, admitted: true)
+            do {
+                if let tls {
+                    // Client certificates are requested and accepted whatever their issuer: the hub decides at CONNECT
+                    // (thumbprint, or chain to a trusted CA, and validity), where it can answer CONNACK 5 with a
+                    // reason instead of a TLS alert.
+                    try pipeline.addHandler(NIOSSLServerHandler(context: tls, customVerificationCallback: { chain, promise in
+                        presented.record(chain)
+                        promise.succeed(.certificateVerified)
+                    }))
+                }
+                try pipeline.addHandler(MQTTPacketCodecHandler(maximumPacketSize: configuration.maximumPacketSize,
+                                                               maximumConnectPacketSize: configuration.maximumConnectPacketSize))
+                try pipeline.addHandler(handler)
+            } catch {
+                // The handler never joined the pipeline: give its slots back here.
+                services.admission.closed(authenticated: false)
+                throw error
             }
-            try pipeline.addHandler(MQTTPacketCodecHandler(maximumPacketSize: configuration.maximumPacketSize))
-            try pipeline.addHandler(MQTTDeviceConnectionHandler(services: services, configuration: configuration,
-                                                                logger: logger, presentedChain: presented))
         }
     }
 

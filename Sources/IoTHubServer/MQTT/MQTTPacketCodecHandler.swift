@@ -15,10 +15,20 @@ final class MQTTPacketCodecHandler: ChannelDuplexHandler {
     private var decoder: MQTTStreamDecoder
     private let encoder = MQTTPacketEncoder()
     private var failed = false
+    private let maximumPacketSize: Int
 
-    /// - Parameter maximumPacketSize: the largest packet accepted, fixed header included.
-    init(maximumPacketSize: Int = MQTTStreamDecoder.defaultMaximumPacketSize) {
-        decoder = MQTTStreamDecoder(maximumPacketSize: maximumPacketSize)
+    /// - Parameters:
+    ///   - maximumPacketSize: the largest packet accepted once the client authenticated, fixed header included.
+    ///   - maximumConnectPacketSize: the largest packet accepted before that (the CONNECT), so a connection that
+    ///     has not authenticated can make the hub buffer only this much.
+    init(maximumPacketSize: Int = MQTTStreamDecoder.defaultMaximumPacketSize, maximumConnectPacketSize: Int? = nil) {
+        self.maximumPacketSize = maximumPacketSize
+        decoder = MQTTStreamDecoder(maximumPacketSize: min(maximumPacketSize, maximumConnectPacketSize ?? maximumPacketSize))
+    }
+
+    /// The client authenticated: packets up to the full maximum size are accepted from now on.
+    func clientAuthenticated() {
+        decoder.maximumPacketSize = maximumPacketSize
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

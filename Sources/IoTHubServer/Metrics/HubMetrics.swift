@@ -61,6 +61,11 @@ public final class HubMetrics: Sendable {
         counter("iothub_connections_total", [("protocol", name), ("result", accepted ? "accepted" : "refused")]).increment()
     }
 
+    /// A connection closed before it could authenticate, for `reason` (a ``ConnectionAdmission/Refusal`` raw value).
+    public func connectionShed(protocol name: String, reason: String) {
+        counter("iothub_connections_shed_total", [("protocol", name), ("reason", reason)]).increment()
+    }
+
     /// The number of connected identities.
     public func setConnectedDevices(_ count: Int) {
         connected.set(count)

@@ -10,6 +10,8 @@ public enum SessionEndReason: Sendable, Hashable, CustomStringConvertible {
     case deleted
     /// The hub is shutting down.
     case shutdown
+    /// The SAS token the session authenticated with expired; the device must reconnect with a new one.
+    case tokenExpired
 
     public var description: String {
         switch self {
@@ -17,6 +19,7 @@ public enum SessionEndReason: Sendable, Hashable, CustomStringConvertible {
         case .disabled: "the device was disabled"
         case .deleted: "the device was deleted"
         case .shutdown: "the hub is shutting down"
+        case .tokenExpired: "its SAS token expired; reconnect with a new token"
         }
     }
 }

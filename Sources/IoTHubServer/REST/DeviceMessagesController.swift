@@ -59,7 +59,7 @@ struct DeviceMessagesController {
     /// Headers: `iothub-messageid`, `iothub-correlationid`, `iothub-userid`, `iothub-ack` (none, positive, negative,
     /// full), `iothub-ttl` (seconds), `content-type`, `content-encoding`, `iothub-app-{name}`. Answers 204.
     func send(_ request: Request, context: HubRequestContext) async throws -> Response {
-        try hub.authenticator.authorizeService(request.authorization, requires: .serviceConnect)
+        try hub.authenticator.authorize(request, requires: [.serviceConnect])
         var message = IoTHubMessage(body: try await request.bodyBytes(limit: C2DLimits.maximumSize + 1))
         var acknowledgement = C2DAcknowledgement.none
         var timeToLive: Int?

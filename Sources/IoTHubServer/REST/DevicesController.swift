@@ -8,13 +8,13 @@ struct DevicesController {
 
     func register(on router: Router<HubRequestContext>) {
         router.put("devices/:deviceId") { request, context in
-            try await self.put(request, context: context, identity: DeviceIdentity(deviceId: try context.identifier("deviceId")))
+            try await self.put(request, context: context, identity: DeviceIdentity(deviceId: try context.identityComponent("deviceId")))
         }
         router.get("devices/:deviceId") { request, context in
-            try await self.get(request, identity: DeviceIdentity(deviceId: try context.identifier("deviceId")))
+            try await self.get(request, identity: DeviceIdentity(deviceId: try context.identityComponent("deviceId")))
         }
         router.delete("devices/:deviceId") { request, context in
-            try await self.delete(request, identity: DeviceIdentity(deviceId: try context.identifier("deviceId")))
+            try await self.delete(request, identity: DeviceIdentity(deviceId: try context.identityComponent("deviceId")))
         }
         router.put("devices/:deviceId/modules/:moduleId") { request, context in
             try await self.put(request, context: context, identity: try Self.module(context))
@@ -26,13 +26,13 @@ struct DevicesController {
             try await self.delete(request, identity: try Self.module(context))
         }
         router.get("devices/:deviceId/modules") { request, context in
-            try hub.authenticator.authorizeService(request.authorization, requires: .registryRead)
-            let deviceId = try context.identifier("deviceId")
+            try hub.authenticator.authorize(request, requires: [.registryRead])
+            let deviceId = try context.identityComponent("deviceId")
             _ = try await hub.registry.get(DeviceIdentity(deviceId: deviceId))
             return try JSONResponse.make(try await hub.store.modules(of: deviceId).map(DeviceJSON.init))
         }
         router.get("devices") { request, _ in
-            try hub.authenticator.authorizeService(request.authorization, requires: .registryRead)
+            try hub.authenticator.authorize(request, requires: [.registryRead])
             let top = request.uri.queryParameters.get("top", as: Int.self) ?? 1000
             return try JSONResponse.make(try await hub.registry.list(limit: top).map(DeviceJSON.init))
         }
@@ -42,31 +42,31 @@ struct DevicesController {
     }
 
     static func module(_ context: HubRequestContext) throws -> DeviceIdentity {
-        DeviceIdentity(deviceId: try context.identifier("deviceId"), moduleId: try context.identifier("moduleId"))
+        DeviceIdentity(deviceId: try context.identityComponent("deviceId"), moduleId: try context.identityComponent("moduleId"))
     }
 
     func put(_ request: Request, context: HubRequestContext, identity: DeviceIdentity) async throws -> Response {
-        try hub.authenticator.authorizeService(request.authorization, requires: .registryWrite)
+        try hub.authenticator.authorize(request, requires: [.registryWrite])
         let body = try await request.decodeJSON(DeviceJSON.self, context: context)
         let record = try await hub.registry.createOrUpdate(try body.request(for: identity), ifMatch: request.ifMatch)
         return try JSONResponse.make(DeviceJSON(record), etag: record.etag)
     }
 
     func get(_ request: Request, identity: DeviceIdentity) async throws -> Response {
-        try hub.authenticator.authorizeService(request.authorization, requires: .registryRead)
+        try hub.authenticator.authorize(request, requires: [.registryRead])
         let record = try await hub.registry.get(identity)
         return try JSONResponse.make(DeviceJSON(record), etag: record.etag)
     }
 
     func delete(_ request: Request, identity: DeviceIdentity) async throws -> Response {
-        try hub.authenticator.authorizeService(request.authorization, requires: .registryWrite)
+        try hub.authenticator.authorize(request, requires: [.registryWrite])
         try await hub.registry.delete(identity, condition: ETagCondition(ifMatch: request.ifMatch))
         return Response(status: .noContent)
     }
 
     /// `POST /devices`: up to 100 create, update or delete operations; each succeeds or fails on its own.
     func bulk(_ request: Request, context: HubRequestContext) async throws -> Response {
-        try hub.authenticator.authorizeService(request.authorization, requires: .registryWrite)
+        try hub.authenticator.authorize(request, requires: [.registryWrite])
         let operations = try await request.decodeJSON([BulkDeviceJSON].self, context: context)
         guard operations.count <= 100 else {
             throw HubError.invalid("a bulk registry call takes at most 100 devices, not \(operations.count)")

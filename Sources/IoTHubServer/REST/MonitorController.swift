@@ -21,7 +21,7 @@ struct MonitorController {
 
     func register(on router: Router<HubRequestContext>) {
         router.get("monitor/events") { request, _ in
-            try hub.authenticator.authorizeService(request.authorization, requires: .serviceConnect)
+            try hub.authenticator.authorize(request, requires: [.serviceConnect])
             let query = request.uri.queryParameters
             let deviceId = query["deviceId"].map(String.init)
             let limit = query.get("limit", as: Int.self)

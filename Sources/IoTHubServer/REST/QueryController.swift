@@ -13,7 +13,8 @@ struct QueryController {
 
     func register(on router: Router<HubRequestContext>) {
         router.post("devices/query") { request, context in
-            try hub.authenticator.authorizeService(request.authorization, requires: .registryRead)
+            // IoT Hub's documentation names ServiceConnect ("run queries") and RegistryRead (query the registry).
+            try hub.authenticator.authorize(request, requires: [.registryRead, .serviceConnect])
             let body = try TwinService.parse(try await request.bodyBytes(limit: 64 * 1024))
             guard let text = body["query"]?.stringValue else { throw HubError.invalid("the body needs a \"query\" string") }
             let query: RegistryQuery

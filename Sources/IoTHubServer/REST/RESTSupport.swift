@@ -43,6 +43,16 @@ extension Request {
     }
 }
 
+extension HubAuthenticator {
+    /// Authorizes a service request by its `Authorization` header, for the resource its path names (so a token
+    /// scoped to `{host}/devices/B` reaches `/devices/B` and nothing else).
+    @discardableResult
+    func authorize(_ request: Request, requires permissions: Set<Permission>) throws -> AccessPolicy {
+        let path = (try? PercentEncoding.decode(request.uri.path)) ?? request.uri.path
+        return try authorizeService(request.authorization, requires: permissions, resource: path)
+    }
+}
+
 extension RequestContext {
     /// A path parameter, percent-decoded once.
     func identifier(_ name: String) throws -> String {
@@ -50,6 +60,17 @@ extension RequestContext {
         do { return try PercentEncoding.decode(raw) } catch {
             throw HubError.invalid("the \(name) in the path is badly URL-encoded: \(error.description)")
         }
+    }
+
+    /// A device id or module id from the path, percent-decoded once and checked against IoT Hub's naming rules
+    /// (1 to 128 ASCII letters, digits and `- . % _ * ? ! ( ) , : = @ $ '`), so an id such as `d1%00` is refused
+    /// with 400 on every path, not only on create.
+    func identityComponent(_ name: String) throws -> String {
+        let id = try identifier(name)
+        do { try IdentityValidation.validateDeviceId(id) } catch {
+            throw HubError.invalid("the \(name) in the path is not a valid id: \(error.description)")
+        }
+        return id
     }
 }
 

@@ -16,13 +16,13 @@ struct StatisticsController {
 
     func register(on router: Router<HubRequestContext>) {
         router.get("statistics/devices") { request, _ in
-            try hub.authenticator.authorizeService(request.authorization, requires: .registryRead)
+            try hub.authenticator.authorize(request, requires: [.registryRead])
             let counts = try await hub.store.deviceCounts()
             return try JSONResponse.make(RegistryStatistics(totalDeviceCount: counts.total, enabledDeviceCount: counts.enabled,
                                                             disabledDeviceCount: counts.disabled))
         }
         router.get("statistics/service") { request, _ in
-            try hub.authenticator.authorizeService(request.authorization, requires: .serviceConnect)
+            try hub.authenticator.authorize(request, requires: [.serviceConnect])
             return try JSONResponse.make(ServiceStatistics(connectedDeviceCount: hub.presence.count))
         }
     }

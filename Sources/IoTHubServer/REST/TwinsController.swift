@@ -9,7 +9,8 @@ struct TwinsController {
     func register(on router: Router<HubRequestContext>) {
         for path in ["twins/:deviceId", "twins/:deviceId/modules/:moduleId"] {
             router.get(RouterPath(path)) { request, context in
-                try hub.authenticator.authorizeService(request.authorization, requires: .registryRead)
+                // IoT Hub: every back-end twin operation needs ServiceConnect.
+                try hub.authenticator.authorize(request, requires: [.serviceConnect])
                 let view = try await hub.twins.serviceView(try Self.identity(context))
                 return Self.response(view)
             }
@@ -26,8 +27,8 @@ struct TwinsController {
     }
 
     static func identity(_ context: HubRequestContext) throws -> DeviceIdentity {
-        let moduleId: String? = context.parameters.get("moduleId") == nil ? nil : try context.identifier("moduleId")
-        return DeviceIdentity(deviceId: try context.identifier("deviceId"), moduleId: moduleId)
+        let moduleId: String? = context.parameters.get("moduleId") == nil ? nil : try context.identityComponent("moduleId")
+        return DeviceIdentity(deviceId: try context.identityComponent("deviceId"), moduleId: moduleId)
     }
 
     static func response(_ view: JSONObject) -> Response {
@@ -35,7 +36,7 @@ struct TwinsController {
     }
 
     func update(_ request: Request, context: HubRequestContext, replace: Bool) async throws -> Response {
-        try hub.authenticator.authorizeService(request.authorization, requires: .serviceConnect)
+        try hub.authenticator.authorize(request, requires: [.serviceConnect])
         let body = try TwinService.parse(try await request.bodyBytes(limit: 1 << 20))
         let view = try await hub.twins.update(try Self.identity(context), body: body, ifMatch: request.ifMatch, replace: replace)
         return Self.response(view)
@@ -44,7 +45,7 @@ struct TwinsController {
     /// `POST /twins/{id}/methods`: `{"methodName","payload","responseTimeoutInSeconds","connectTimeoutInSeconds"}`
     /// → `{"status","payload"}`.
     func invoke(_ request: Request, context: HubRequestContext) async throws -> Response {
-        try hub.authenticator.authorizeService(request.authorization, requires: .serviceConnect)
+        try hub.authenticator.authorize(request, requires: [.serviceConnect])
         let body = try TwinService.parse(try await request.bodyBytes(limit: DirectMethodLimits.maximumPayloadSize + 4096))
         guard case .object(let call) = body else { throw HubError.invalid("the method call must be a JSON object") }
         guard let name = call["methodName"]?.stringValue, !name.isEmpty else {

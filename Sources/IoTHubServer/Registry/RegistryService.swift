@@ -69,7 +69,8 @@ public struct RegistryService: Sendable {
             if let managedBy = request.managedBy { record.managedBy = managedBy }
         }
         if updated.status == .disabled {
-            presence.session(for: updated.identity)?.end(.disabled)
+            // Modules follow their device: disabling a device ends its modules' sessions too.
+            for session in sessions(of: updated.identity) { session.end(.disabled) }
         }
         return updated
     }
@@ -90,16 +91,19 @@ public struct RegistryService: Sendable {
     /// Deletes an identity (a device takes its modules with it) and disconnects them.
     public func delete(_ identity: DeviceIdentity, condition: ETagCondition) async throws {
         let deleted = try await store.deleteDevice(identity, condition: condition)
-        let sessions = identity.moduleId == nil
-            ? presence.sessions(ofDevice: identity.deviceId)
-            : [presence.session(for: identity)].compactMap { $0 }
-        for session in sessions { session.end(.deleted) }
+        for session in sessions(of: identity) { session.end(.deleted) }
         logger.info("identity deleted", metadata: ["identity": "\(deleted.identity)"])
     }
 
     /// Lists devices in id order.
     public func list(after deviceId: String? = nil, limit: Int = 1000) async throws -> [DeviceRecord] {
         try await store.devices(after: deviceId, limit: max(1, min(limit, 10_000)))
+    }
+
+    /// The sessions an identity change reaches: a device's own and its modules', or one module's.
+    private func sessions(of identity: DeviceIdentity) -> [any DeviceSession] {
+        identity.moduleId == nil ? presence.sessions(ofDevice: identity.deviceId)
+            : [presence.session(for: identity)].compactMap { $0 }
     }
 
     private func validate(_ identity: DeviceIdentity) throws {

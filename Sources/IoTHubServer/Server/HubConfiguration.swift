@@ -23,6 +23,11 @@ public struct HubConfiguration: Sendable {
     /// Limits, timings and the packet observer of the MQTT device endpoints (MQTT over TLS and plain MQTT).
     /// Not an `init` parameter: set it on a configuration after creating it.
     public var mqtt = MQTTEndpointConfiguration()
+    /// Timeouts and the connection bound of the HTTPS and plain HTTP listeners. Not an `init` parameter.
+    public var http = HTTPEndpointConfiguration()
+    /// Bounds on connections before they authenticate, failed logins per address, and the descriptor budget of
+    /// device connections, over all device listeners. Not an `init` parameter.
+    public var admission = ConnectionAdmission.Configuration()
 
     public init(dataDirectory: String = HubConfiguration.defaultDataDirectory, hostName: String = "localhost",
                 bindAddress: String = "127.0.0.1", mqttsPort: Int = 8883, httpsPort: Int = 443,
@@ -49,4 +54,15 @@ public struct HubConfiguration: Sendable {
     public var databasePath: String { dataDirectory + "/hub.sqlite" }
     /// Path of the TLS directory.
     public var tlsDirectory: String { dataDirectory + "/tls" }
+}
+
+/// Limits of the hub's HTTP listeners (the service REST API and the device HTTPS API).
+public struct HTTPEndpointConfiguration: Sendable, Hashable {
+    /// How long a client may take to send a request, stall a body, or idle between requests.
+    public var timeouts = HTTPTimeouts()
+    /// Connections one HTTP listener holds at once; beyond this it stops accepting until one closes (new clients
+    /// wait in the listen backlog), so HTTP clients can never take the descriptors device connections need.
+    public var maximumConnections: Int = 512
+
+    public init() {}
 }

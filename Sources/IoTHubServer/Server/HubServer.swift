@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import HummingbirdTLS
 import IoTHubProtocol
 import Logging
@@ -44,7 +45,8 @@ public final class HubServer: Sendable {
         let hubCA = (try? String(contentsOfFile: data.tls.caCertificatePath, encoding: .utf8)).map { [$0] } ?? []
         let services = HubServices(hostName: configuration.hostName, store: data.store, policies: data.policies,
                                    logger: logger, eventRetention: configuration.eventRetention,
-                                   eventMaximumBytes: configuration.eventMaximumBytes, deviceCertificateAuthorities: hubCA)
+                                   eventMaximumBytes: configuration.eventMaximumBytes, deviceCertificateAuthorities: hubCA,
+                                   admission: ConnectionAdmission(configuration: configuration.admission))
         return HubServer(configuration: configuration, services: services, data: data, logger: logger)
     }
 
@@ -62,15 +64,21 @@ public final class HubServer: Sendable {
             certificateChain: try NIOSSLCertificate.fromPEMFile(data.tls.serverCertificatePath).map { .certificate($0) },
             privateKey: .privateKey(try NIOSSLPrivateKey(file: data.tls.serverKeyPath, format: .pem)))
         tls.minimumTLSVersion = .tlsv12
+        let (http, logger) = (configuration.http, self.logger)
+        // Every HTTP connection gets deadlines for its request heads and bodies, and each listener a bound on its
+        // connections, so half-sent requests cannot hold the hub's descriptors.
+        let http1 = HTTPServerBuilder.http1(configuration: .init(
+            additionalChannelHandlers: [HTTPRequestDeadlineHandler(timeouts: http.timeouts, logger: logger)]))
+        func listener(_ port: Int) -> ApplicationConfiguration {
+            .init(address: .hostname(configuration.bindAddress, port: port), serverName: "iothub", backlog: 1024,
+                  availableConnectionsDelegate: MaximumAvailableConnections(http.maximumConnections, logger: logger))
+        }
         var applications: [any Service] = [
-            Application(router: router, server: try .tls(.http1(), tlsConfiguration: tls),
-                        configuration: .init(address: .hostname(configuration.bindAddress, port: configuration.httpsPort),
-                                             serverName: "iothub"),
-                        logger: logger),
+            Application(router: router, server: try .tls(http1, tlsConfiguration: tls),
+                        configuration: listener(configuration.httpsPort), logger: logger),
         ]
         if let port = configuration.plainHTTPPort {
-            applications.append(Application(router: router, configuration: .init(
-                address: .hostname(configuration.bindAddress, port: port), serverName: "iothub"), logger: logger))
+            applications.append(Application(router: router, server: http1, configuration: listener(port), logger: logger))
         }
         applications.append(MaintenanceService(events: services.events, logger: logger))
         // Listed last so that graceful shutdown (in reverse order) ends device sessions first.

@@ -27,16 +27,17 @@ public enum ETagCondition: Sendable, Hashable {
     /// The current etag must equal this (quotes removed); `*` means any existing entity.
     case matches(String)
 
-    /// Builds the condition from an `If-Match` header value.
+    /// Builds the condition from an `If-Match` header value. No header, or a blank one, is no condition; a quoted
+    /// empty etag (`""`) is a condition no entity meets (412), as IoT Hub treats it, never an unconditional update.
     public init(ifMatch header: String?) {
-        guard var value = header?.trimmingCharacters(in: .whitespaces) else {
+        guard var value = header?.trimmingCharacters(in: .whitespaces), !value.isEmpty else {
             self = .any
             return
         }
         if value.hasPrefix("W/") { value.removeFirst(2) }
         // The official service SDK quotes every etag, `*` included.
         value = value.trimmingCharacters(in: CharacterSet(charactersIn: "\""))
-        self = value.isEmpty || value == "*" ? .any : .matches(value)
+        self = value == "*" ? .any : .matches(value)
     }
 
     func check(_ etag: String) throws(HubError) {

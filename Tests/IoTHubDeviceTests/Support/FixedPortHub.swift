@@ -51,7 +51,9 @@ final class FixedPortHub: Sendable {
         guard let server = started else { throw HubError.invalid("the hub did not start on 443/8883") }
         let task = Task { try await server.run() }
         for port in [443, 8883] {
-            for _ in 0..<400 where !FreePorts.accepts(port) {
+            // Until the port accepts (a `for … where` here would go on probing all 400 times).
+            for _ in 0..<400 {
+                if FreePorts.accepts(port) { break }
                 try await Task.sleep(for: .milliseconds(10))
             }
         }

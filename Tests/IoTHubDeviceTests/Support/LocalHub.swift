@@ -53,7 +53,9 @@ final class LocalHub: @unchecked Sendable {
         guard let server else { throw DeviceClientError.invalidConfiguration("hub did not start") }
         let task = Task { try await server.run() }
         for port in [mqttPort, mqttsPort] {
-            for _ in 0..<400 where !FreePorts.accepts(port) {
+            // Until the port accepts (a `for … where` here would go on probing all 400 times).
+            for _ in 0..<400 {
+                if FreePorts.accepts(port) { break }
                 try await Task.sleep(for: .milliseconds(10))
             }
         }

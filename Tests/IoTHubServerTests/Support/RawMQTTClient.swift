@@ -30,10 +30,25 @@ final class RawTCPConnection {
 
     private var descriptor: Int32
 
-    /// Connects to `127.0.0.1:port`.
-    init(port: Int) throws {
+    /// Connects to `127.0.0.1:port`, from the loopback address `source` when given (such as `127.0.0.2`, to act
+    /// as another client address).
+    init(port: Int, source: String? = nil) throws {
         descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard descriptor >= 0 else { throw RawSocketError("socket") }
+        if let source {
+            var local = RawTCPConnection.loopback(port: 0)
+            local.sin_addr.s_addr = inet_addr(source)
+            let bound = withUnsafePointer(to: &local) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
+            guard bound == 0 else {
+                let error = RawSocketError("bind to \(source)")
+                close()
+                throw error
+            }
+        }
         var address = RawTCPConnection.loopback(port: port)
         let status = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
@@ -136,8 +151,8 @@ final class RawMQTTClient {
     /// Why the connection ended, once it has.
     private(set) var closeReason: String?
 
-    init(port: Int) throws {
-        connection = try RawTCPConnection(port: port)
+    init(port: Int, source: String? = nil) throws {
+        connection = try RawTCPConnection(port: port, source: source)
     }
 
     /// Sends `packets` in one write.

@@ -130,7 +130,16 @@ public final class SQLiteStatement {
             case .null: status = sqlite3_bind_null(raw, index)
             case .integer(let number): status = sqlite3_bind_int64(raw, index, number)
             case .real(let number): status = sqlite3_bind_double(raw, index, number)
-            case .text(let text): status = sqlite3_bind_text(raw, index, text, -1, csqlite_transient())
+            case .text(let text):
+                // With its byte length, not -1: a NUL inside the text must not end it early (`d1\0x` is not `d1`).
+                var text = text
+                status = text.withUTF8 { bytes in
+                    bytes.withMemoryRebound(to: CChar.self) { chars in
+                        guard let base = chars.baseAddress else { return sqlite3_bind_text(raw, index, "", 0, csqlite_transient()) }
+                        return sqlite3_bind_text64(raw, index, base, sqlite3_uint64(chars.count), csqlite_transient(),
+                                                   UInt8(SQLITE_UTF8))
+                    }
+                }
             case .blob(let bytes):
                 status = bytes.withUnsafeBytes { buffer in
                     // A zero-length blob must still be a blob, not NULL.
