@@ -49,6 +49,16 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "info"
 
+    @Option(help: "IoT Hub tier whose throttles and daily message quota to enforce: F1, S1, S2, S3 or unlimited.")
+    var tier: String = "unlimited"
+
+    @Option(help: "Units of the tier (F1: 1; S1 and S2: 1 to 200; S3: 1 to 10).")
+    var units: Int = 1
+
+    func validate() throws {
+        do { _ = try ThrottlingConfiguration(tier: tier, units: units) } catch { throw ValidationError(error.description) }
+    }
+
     func run() async throws {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -56,10 +66,11 @@ struct ServeCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "iothub")
-        let configuration = HubConfiguration(
+        var configuration = HubConfiguration(
             dataDirectory: data.dataDirectory, hostName: data.hostname, bindAddress: bind, mqttsPort: mqttsPort,
             httpsPort: httpsPort, plainMQTTPort: plainMQTTPort, plainHTTPPort: plainHTTPPort,
             eventRetention: retentionHours * 3600)
+        configuration.throttling = try ThrottlingConfiguration(tier: tier, units: units)
         let server: HubServer
         do { server = try await HubServer.start(configuration, logger: logger) } catch let error as HubStartupError {
             throw ValidationError(error.description)

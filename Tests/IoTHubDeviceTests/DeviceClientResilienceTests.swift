@@ -32,6 +32,11 @@ struct DeviceClientResilienceTests {
         while sent.value < 100 { try await Task.sleep(for: .milliseconds(5)) }
         try await hub.restart(after: .milliseconds(300))
         try await stream.value
+        // The stream may finish before the hub is back; the client reconnects to the restarted hub either way.
+        let reconnectDeadline = ContinuousClock.now + .seconds(20)
+        while recorder.states.filter({ $0 == .connected }).count < 2, ContinuousClock.now < reconnectDeadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
         await client.close()
         let bodies = Set(try await hub.events(for: "restart-1").map { String(decoding: $0.message.body, as: UTF8.self) })
         #expect(bodies == Set((0..<total).map { "\($0)" }), "missing: \(Set((0..<total).map { "\($0)" }).subtracting(bodies).sorted())")

@@ -15,16 +15,21 @@ public struct HubServices: Sendable {
     public let metrics: HubMetrics
     /// What device listeners admit before authentication (shared by every device port).
     public let admission: ConnectionAdmission
+    /// IoT Hub's throttles and daily quota for the hub's tier (`unlimited` admits everything at no cost).
+    public let throttle: HubThrottle
     public let logger: Logger
 
     /// - Parameters:
     ///   - deviceCertificateAuthorities: PEM CA certificates trusted for CA-signed (`certificateAuthority`) devices.
     ///   - admission: the bounds on unauthenticated connections, failed logins and device connections.
+    ///   - throttling: the tier whose throttles and daily quota the hub enforces.
     public init(hostName: String, store: any HubStore, policies: [AccessPolicy], logger: Logger,
                 eventRetention: Double = 86_400, eventMaximumBytes: Int64 = 1 << 30, metrics: HubMetrics = HubMetrics(),
-                deviceCertificateAuthorities: [String] = [], admission: ConnectionAdmission = ConnectionAdmission()) {
+                deviceCertificateAuthorities: [String] = [], admission: ConnectionAdmission = ConnectionAdmission(),
+                throttling: ThrottlingConfiguration = .unlimited) {
         self.hostName = hostName
         self.admission = admission
+        throttle = HubThrottle(configuration: throttling, metrics: metrics)
         self.store = store
         self.logger = logger
         self.metrics = metrics

@@ -80,6 +80,8 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler {
     private var pendingTelemetry = 0
     private var telemetryPaused = false
     private var pendingTwinRequests = 0
+    /// Telemetry messages held back by the tier's traffic shaping; reading waits while any is.
+    private var shapedTelemetry = 0
     private var readPaused = false
     private var readRequested = false
     private var flushScheduled = false
@@ -216,7 +218,7 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler {
     /// the store, too many twin requests in progress, or a device that does not read what it is sent.
     private func updateReading() {
         guard let context else { return }
-        readPaused = state == .authenticating || telemetryPaused
+        readPaused = state == .authenticating || telemetryPaused || shapedTelemetry > 0
             || pendingTwinRequests >= configuration.maximumPendingTwinRequests || !context.channel.isWritable
         if !readPaused, readRequested {
             readRequested = false
@@ -273,8 +275,35 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler {
                                         reason: "will topic '\(will.topic)' is not this device's telemetry topic")
             }
         }
+        // The tier's new-connection throttle: shaped connects wait, connects beyond the shaping window and
+        // connects while the daily quota is used up are refused with CONNACK 3 (server unavailable), which
+        // device SDKs retry with backoff.
+        let throttle = services.throttle
+        if !throttle.isUnlimited {
+            let quota = throttle.checkDailyQuota()
+            let decision = quota.admits ? throttle.admit(.connect) : quota
+            switch decision {
+            case .allow:
+                break
+            case .delay(let delay):
+                context!.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(delay)) { [self] in
+                    guard state == .authenticating, !closing else { return }
+                    authenticate(connect, identity: identity, password: password, certificate: certificate)
+                }
+                return
+            case .reject:
+                return refuseConnection(.serverUnavailable,
+                                        reason: decision.error(for: .connect)?.message ?? "throttled")
+            }
+        }
+        authenticate(connect, identity: identity, password: password, certificate: certificate)
+    }
+
+    private func authenticate(_ connect: MQTTConnect, identity: DeviceIdentity, password: String?,
+                              certificate: PresentedCertificate?) {
+        guard let context else { return }
         let authenticator = services.authenticator
-        context!.eventLoop.makeFutureWithTask { [password] in
+        context.eventLoop.makeFutureWithTask { [password] in
             try await authenticator.authenticateDevice(identity, token: password, certificate: certificate)
         }.assumeIsolated().whenComplete { [self] result in
             guard state == .authenticating else { return }
@@ -404,15 +433,15 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler {
         let ticket = publish.qos == .atLeastOnce ? publish.packetId.map { acknowledgements.enqueue($0) } : nil
         switch topic {
         case .telemetry(let bag):
-            ingest(IoTHubMessage(body: publish.payload, propertyBag: bag), ticket: ticket)
+            shapeTelemetry(IoTHubMessage(body: publish.payload, propertyBag: bag), ticket: ticket)
         case .twinGet(let requestId):
             acknowledge(ticket)
             let (twins, identity) = (services.twins, identity)
-            respondToTwinRequest(requestId) { (200, try await twins.deviceView(identity), nil) }
+            respondToTwinRequest(requestId, throttledAs: .twinRead) { (200, try await twins.deviceView(identity), nil) }
         case .twinReportedPatch(let requestId):
             acknowledge(ticket)
             let (twins, identity, body) = (services.twins, identity, publish.payload)
-            respondToTwinRequest(requestId) {
+            respondToTwinRequest(requestId, throttledAs: .twinUpdate, bytes: body.count) {
                 let version = try await twins.patchReported(identity, body: body)
                 return (204, [], version)
             }
@@ -420,6 +449,37 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler {
             acknowledge(ticket)
             services.methods.complete(DirectMethodResponse(status: status, requestId: requestId, payload: publish.payload),
                                       from: identity)
+        }
+    }
+
+    /// Applies the tier's device-to-cloud throttle and daily quota before ingesting: a shaped message waits (and
+    /// reading with it, so the device is slowed by backpressure), and one beyond the shaping window or the quota
+    /// closes the connection without a PUBACK, as IoT Hub ends throttled MQTT connections; the device keeps the
+    /// message and sends it again.
+    private func shapeTelemetry(_ message: IoTHubMessage, ticket: MQTTAcknowledgementQueue.Ticket?) {
+        let throttle = services.throttle
+        guard !throttle.isUnlimited, let context else { return ingest(message, ticket: ticket) }
+        let quota = throttle.checkDailyQuota()
+        let decision = quota.admits ? throttle.admit(.deviceToCloud) : quota
+        switch decision {
+        case .allow:
+            _ = throttle.meterMessages(bytes: message.body.count)
+            ingest(message, ticket: ticket)
+        case .delay(let delay):
+            shapedTelemetry += 1
+            updateReading()
+            context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(delay)) { [self] in
+                shapedTelemetry -= 1
+                guard state == .connected, !closing else { return }
+                _ = throttle.meterMessages(bytes: message.body.count)
+                ingest(message, ticket: ticket)
+                updateReading()
+            }
+        case .reject:
+            let error = decision.error(for: .deviceToCloud) ?? HubError(.throttlingException, "throttled")
+            services.metrics.error(error.code, protocol: Self.protocolName)
+            logger.warning("closing MQTT connection: telemetry over the hub's tier limits", metadata: ["error": "\(error)"])
+            close()
         }
     }
 
@@ -464,7 +524,9 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler {
 
     /// Runs a twin request and publishes its answer. At most ``MQTTEndpointConfiguration/maximumPendingTwinRequests``
     /// run at once: reading stops at that many, and a request read beyond it is answered 429 at once.
-    private func respondToTwinRequest(_ requestId: String,
+    /// The tier's twin throttle applies too: shaped requests wait (holding their place), and requests beyond
+    /// the shaping window or the daily quota are answered 429 or 403 as IoT Hub answers them.
+    private func respondToTwinRequest(_ requestId: String, throttledAs throttled: ThrottledOperation, bytes: Int = 0,
                                       _ operation: @escaping @Sendable () async throws -> (Int, [UInt8], Int64?)) {
         guard let context else { return }
         guard pendingTwinRequests < configuration.maximumPendingTwinRequests else {
@@ -473,9 +535,27 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler {
                                              + "on this connection; wait for the answers before sending more"),
                                     requestId: requestId)
         }
+        var delay = Duration.zero
+        let throttle = services.throttle
+        if !throttle.isUnlimited {
+            let quota = throttle.checkDailyQuota()
+            let decision = quota.admits ? throttle.admit(throttled) : quota
+            switch decision {
+            case .allow: break
+            case .delay(let shaped): delay = shaped
+            case .reject:
+                return publishTwinError(decision.error(for: throttled) ?? HubError(.throttlingException, "throttled"),
+                                        requestId: requestId)
+            }
+            _ = throttle.meterMessages(bytes: bytes)
+        }
         pendingTwinRequests += 1
         updateReading()
-        context.eventLoop.makeFutureWithTask(operation).assumeIsolated().whenComplete { [self] result in
+        let shapingDelay = delay
+        context.eventLoop.makeFutureWithTask { () async throws -> (Int, [UInt8], Int64?) in
+            if shapingDelay > .zero { try await Task.sleep(for: shapingDelay) }
+            return try await operation()
+        }.assumeIsolated().whenComplete { [self] result in
             pendingTwinRequests -= 1
             switch result {
             case .success(let (status, body, version)):

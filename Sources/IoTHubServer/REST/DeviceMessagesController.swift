@@ -46,6 +46,7 @@ struct DeviceMessagesController {
     func telemetry(_ request: Request, context: HubRequestContext) async throws -> Response {
         let record = try await authenticate(request, context: context)
         var message = IoTHubMessage(body: try await request.bodyBytes(limit: IoTHubMessage.maximumDeviceToCloudSize + 1))
+        try await hub.throttle.admitRequest(.deviceToCloud, messageBytes: message.body.count)
         for field in request.headers where !Self.apply(field, to: &message) {
             if field.name.canonicalName == "iothub-creation-time-utc" { message.systemProperties.creationTimeUTC = field.value }
         }
@@ -61,6 +62,7 @@ struct DeviceMessagesController {
     func send(_ request: Request, context: HubRequestContext) async throws -> Response {
         try hub.authenticator.authorize(request, requires: [.serviceConnect])
         var message = IoTHubMessage(body: try await request.bodyBytes(limit: C2DLimits.maximumSize + 1))
+        try await hub.throttle.admitRequest(.cloudToDeviceSend, messageBytes: message.body.count)
         var acknowledgement = C2DAcknowledgement.none
         var timeToLive: Int?
         for field in request.headers where !Self.apply(field, to: &message) {
@@ -102,6 +104,7 @@ struct DeviceMessagesController {
 
     func receive(_ request: Request, context: HubRequestContext) async throws -> Response {
         let record = try await authenticate(request, context: context)
+        try await hub.throttle.admitRequest(.cloudToDeviceReceive)
         guard let envelope = try await hub.cloudToDevice.lock(record.identity, maximum: 1).first else {
             return Response(status: .noContent)
         }

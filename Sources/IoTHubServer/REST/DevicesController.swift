@@ -27,12 +27,14 @@ struct DevicesController {
         }
         router.get("devices/:deviceId/modules") { request, context in
             try hub.authenticator.authorize(request, requires: [.registryRead])
+            try await hub.throttle.admitRequest(.registry)
             let deviceId = try context.identityComponent("deviceId")
             _ = try await hub.registry.get(DeviceIdentity(deviceId: deviceId))
             return try JSONResponse.make(try await hub.store.modules(of: deviceId).map(DeviceJSON.init))
         }
         router.get("devices") { request, _ in
             try hub.authenticator.authorize(request, requires: [.registryRead])
+            try await hub.throttle.admitRequest(.registry)
             let top = request.uri.queryParameters.get("top", as: Int.self) ?? 1000
             return try JSONResponse.make(try await hub.registry.list(limit: top).map(DeviceJSON.init))
         }
@@ -47,6 +49,7 @@ struct DevicesController {
 
     func put(_ request: Request, context: HubRequestContext, identity: DeviceIdentity) async throws -> Response {
         try hub.authenticator.authorize(request, requires: [.registryWrite])
+        try await hub.throttle.admitRequest(.registry)
         let body = try await request.decodeJSON(DeviceJSON.self, context: context)
         let record = try await hub.registry.createOrUpdate(try body.request(for: identity), ifMatch: request.ifMatch)
         return try JSONResponse.make(DeviceJSON(record), etag: record.etag)
@@ -54,12 +57,14 @@ struct DevicesController {
 
     func get(_ request: Request, identity: DeviceIdentity) async throws -> Response {
         try hub.authenticator.authorize(request, requires: [.registryRead])
+        try await hub.throttle.admitRequest(.registry)
         let record = try await hub.registry.get(identity)
         return try JSONResponse.make(DeviceJSON(record), etag: record.etag)
     }
 
     func delete(_ request: Request, identity: DeviceIdentity) async throws -> Response {
         try hub.authenticator.authorize(request, requires: [.registryWrite])
+        try await hub.throttle.admitRequest(.registry)
         try await hub.registry.delete(identity, condition: ETagCondition(ifMatch: request.ifMatch))
         return Response(status: .noContent)
     }
@@ -67,6 +72,7 @@ struct DevicesController {
     /// `POST /devices`: up to 100 create, update or delete operations; each succeeds or fails on its own.
     func bulk(_ request: Request, context: HubRequestContext) async throws -> Response {
         try hub.authenticator.authorize(request, requires: [.registryWrite])
+        try await hub.throttle.admitRequest(.registry)
         let operations = try await request.decodeJSON([BulkDeviceJSON].self, context: context)
         guard operations.count <= 100 else {
             throw HubError.invalid("a bulk registry call takes at most 100 devices, not \(operations.count)")

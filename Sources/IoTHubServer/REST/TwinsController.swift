@@ -11,6 +11,7 @@ struct TwinsController {
             router.get(RouterPath(path)) { request, context in
                 // IoT Hub: every back-end twin operation needs ServiceConnect.
                 try hub.authenticator.authorize(request, requires: [.serviceConnect])
+                try await hub.throttle.admitRequest(.twinRead)
                 let view = try await hub.twins.serviceView(try Self.identity(context))
                 return Self.response(view)
             }
@@ -37,7 +38,9 @@ struct TwinsController {
 
     func update(_ request: Request, context: HubRequestContext, replace: Bool) async throws -> Response {
         try hub.authenticator.authorize(request, requires: [.serviceConnect])
-        let body = try TwinService.parse(try await request.bodyBytes(limit: 1 << 20))
+        let bytes = try await request.bodyBytes(limit: 1 << 20)
+        try await hub.throttle.admitRequest(.twinUpdate, messageBytes: bytes.count)
+        let body = try TwinService.parse(bytes)
         let view = try await hub.twins.update(try Self.identity(context), body: body, ifMatch: request.ifMatch, replace: replace)
         return Self.response(view)
     }
@@ -46,7 +49,11 @@ struct TwinsController {
     /// → `{"status","payload"}`.
     func invoke(_ request: Request, context: HubRequestContext) async throws -> Response {
         try hub.authenticator.authorize(request, requires: [.serviceConnect])
-        let body = try TwinService.parse(try await request.bodyBytes(limit: DirectMethodLimits.maximumPayloadSize + 4096))
+        let bytes = try await request.bodyBytes(limit: DirectMethodLimits.maximumPayloadSize + 4096)
+        // Methods are metered by payload, in 4 KB chunks.
+        try await hub.throttle.admitRequest(.methodInvoke, cost: ThrottledOperation.methodInvoke.cost(payloadBytes: bytes.count),
+                                            messageBytes: bytes.count)
+        let body = try TwinService.parse(bytes)
         guard case .object(let call) = body else { throw HubError.invalid("the method call must be a JSON object") }
         guard let name = call["methodName"]?.stringValue, !name.isEmpty else {
             throw HubError.invalid("methodName is missing")

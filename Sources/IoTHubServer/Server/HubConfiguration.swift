@@ -28,6 +28,9 @@ public struct HubConfiguration: Sendable {
     /// Bounds on connections before they authenticate, failed logins per address, and the descriptor budget of
     /// device connections, over all device listeners. Not an `init` parameter.
     public var admission = ConnectionAdmission.Configuration()
+    /// IoT Hub's tier (F1, S1, S2, S3 with units), whose throttles and daily message quota the hub enforces;
+    /// `unlimited` (the default, for local development) enforces none. Not an `init` parameter.
+    public var throttling = ThrottlingConfiguration.unlimited
 
     public init(dataDirectory: String = HubConfiguration.defaultDataDirectory, hostName: String = "localhost",
                 bindAddress: String = "127.0.0.1", mqttsPort: Int = 8883, httpsPort: Int = 443,

@@ -46,7 +46,8 @@ public final class HubServer: Sendable {
         let services = HubServices(hostName: configuration.hostName, store: data.store, policies: data.policies,
                                    logger: logger, eventRetention: configuration.eventRetention,
                                    eventMaximumBytes: configuration.eventMaximumBytes, deviceCertificateAuthorities: hubCA,
-                                   admission: ConnectionAdmission(configuration: configuration.admission))
+                                   admission: ConnectionAdmission(configuration: configuration.admission),
+                                   throttling: configuration.throttling)
         return HubServer(configuration: configuration, services: services, data: data, logger: logger)
     }
 

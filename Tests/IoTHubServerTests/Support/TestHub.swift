@@ -9,10 +9,11 @@ struct TestHub {
     let store: SQLiteHubStore
     let policies: [AccessPolicy]
 
-    init(hostName: String = "hub.test") throws {
+    init(hostName: String = "hub.test", throttling: ThrottlingConfiguration = .unlimited) throws {
         store = try SQLiteHubStore(path: TestProcess.temporaryDirectory() + "/hub.sqlite", durability: .normal)
         policies = AccessPolicy.defaults()
-        services = HubServices(hostName: hostName, store: store, policies: policies, logger: Logger(label: "test"))
+        services = HubServices(hostName: hostName, store: store, policies: policies, logger: Logger(label: "test"),
+                               throttling: throttling)
     }
 
     /// A service token signed by policy `name`.
