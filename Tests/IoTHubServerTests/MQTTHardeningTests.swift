@@ -135,21 +135,25 @@ struct MQTTHardeningTests {
     }
 
     @Test("connections beyond the unauthenticated bound are closed at once; authenticating frees a slot")
-    func unauthenticatedBound() async throws {
+    func unauthenticatedBound() throws {
         var configuration = ConnectionAdmission.Configuration()
         configuration.maximumUnauthenticatedConnections = 2
         configuration.maximumDeviceConnections = 3
+        configuration.maximumUnauthenticatedPerSource = 1
         let admission = ConnectionAdmission(configuration: configuration)
-        #expect(admission.admit(source: "127.0.0.9").refusal == nil)
-        #expect(admission.admit(source: "127.0.0.9").refusal == nil)
-        #expect(admission.admit(source: "127.0.0.9").refusal == .tooManyUnauthenticated)
-        admission.authenticated()
-        #expect(admission.admit(source: "127.0.0.9").refusal == nil)
-        #expect(admission.admit(source: "127.0.0.9").refusal == .tooManyConnections)
-        admission.closed(authenticated: true)
-        admission.closed(authenticated: false)
+        let first = try #require(admission.admit(source: "127.0.0.9").ticket)
+        #expect(admission.admit(source: "127.0.0.9").refusal == .tooManyUnauthenticatedFromSource, "one per address")
+        let second = try #require(admission.admit(source: "127.0.0.10").ticket)
+        #expect(admission.admit(source: "127.0.0.11").refusal == .tooManyUnauthenticated)
+        admission.authenticated(first)
+        let third = try #require(admission.admit(source: "127.0.0.9").ticket, "authenticating frees the address's slot")
+        #expect(admission.admit(source: nil).refusal == .tooManyConnections)
+        admission.closed(first, authenticated: true)
+        admission.closed(second, authenticated: false)
         #expect(admission.unauthenticatedConnections == 1)
         #expect(admission.openConnections == 1)
+        admission.closed(third, authenticated: false)
+        #expect(admission.openConnections == 0)
     }
 
     @Test("failed logins block their source after the burst, refill with time, and say what to log (manual clock)")

@@ -50,7 +50,7 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler {
     private var context: ChannelHandlerContext?
     /// Whether this connection holds an admission slot (it was admitted by ``ConnectionAdmission``) and whether
     /// it gave back its unauthenticated slot.
-    private let admitted: Bool
+    private let admission: ConnectionAdmission.Ticket?
     private var admissionAuthenticated = false
     private var admissionReleased = false
 
@@ -97,15 +97,15 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler {
     /// The client certificate chain of the TLS handshake (empty for plain TCP or a device that sent none).
     private let presentedChain: PresentedChain
 
-    /// - Parameter admitted: the connection was admitted by the hub's ``ConnectionAdmission`` and holds its slots
-    ///   until it authenticates and closes.
+    /// - Parameter admission: the ticket of the hub's ``ConnectionAdmission`` when it admitted the connection; its
+    ///   slots are held until the connection authenticates and closes.
     init(services: HubServices, configuration: MQTTEndpointConfiguration, logger: Logger,
-         presentedChain: PresentedChain, admitted: Bool = false) {
+         presentedChain: PresentedChain, admission: ConnectionAdmission.Ticket? = nil) {
         self.presentedChain = presentedChain
         self.services = services
         self.configuration = configuration
         self.logger = logger
-        self.admitted = admitted
+        self.admission = admission
         cloudToDevice = MQTTCloudToDeviceWindow(capacity: configuration.cloudToDeviceWindow)
         Self.liveHandlers.wrappingAdd(1, ordering: .relaxed)
     }
@@ -209,9 +209,9 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler {
     }
 
     private func releaseAdmission() {
-        guard admitted, !admissionReleased else { return }
+        guard let admission, !admissionReleased else { return }
         admissionReleased = true
-        services.admission.closed(authenticated: admissionAuthenticated)
+        services.admission.closed(admission, authenticated: admissionAuthenticated)
     }
 
     /// Reads from the socket only while nothing says to wait: authentication in progress, telemetry waiting for
@@ -326,9 +326,9 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler {
         silenceLimit = configuration.silenceLimit(keepAlive: connect.keepAlive)
         state = .connected
         connectTimer?.cancel()
-        if admitted, !admissionAuthenticated {
+        if let admission, !admissionAuthenticated {
             admissionAuthenticated = true
-            services.admission.authenticated()
+            services.admission.authenticated(admission)
         }
         try? context.pipeline.syncOperations.handler(type: MQTTPacketCodecHandler.self).clientAuthenticated()
         if let tokenExpiry { scheduleTokenExpiry(tokenExpiry, context) }

@@ -24,12 +24,13 @@ struct MQTTListener: Service {
     static func initialize(_ channel: any Channel, services: HubServices, tls: NIOSSLContext?,
                            configuration: MQTTEndpointConfiguration, logger: Logger) -> EventLoopFuture<Void> {
         let source = channel.remoteAddress?.ipAddress
-        let (refusal, suppressed) = services.admission.admit(source: source)
+        let (ticket, refusal, suppressed) = services.admission.admit(source: source)
         if let suppressed, suppressed > 0 {
             logger.info("address let in again after failed logins; refusals not logged while it was blocked",
                         metadata: ["source": "\(source ?? "?")", "refusals": "\(suppressed)"])
         }
-        if let refusal {
+        guard let ticket else {
+            let refusal = refusal ?? .tooManyConnections
             logger.debug("MQTT connection closed before CONNECT", metadata: ["peer": "\(channel.remoteAddress.map { "\($0)" } ?? "?")",
                                                                             "reason": "\(refusal)"])
             services.metrics.connectionShed(protocol: MQTTDeviceConnectionHandler.protocolName, reason: refusal.rawValue)
@@ -40,7 +41,7 @@ struct MQTTListener: Service {
             let pipeline = channel.pipeline.syncOperations
             let presented = PresentedChain()
             let handler = MQTTDeviceConnectionHandler(services: services, configuration: configuration, logger: logger,
-                                                      presentedChain: presented, admitted: true)
+                                                      presentedChain: presented, admission: ticket)
             do {
                 if let tls {
                     // Client certificates are requested and accepted whatever their issuer: the hub decides at CONNECT
@@ -56,7 +57,7 @@ struct MQTTListener: Service {
                 try pipeline.addHandler(handler)
             } catch {
                 // The handler never joined the pipeline: give its slots back here.
-                services.admission.closed(authenticated: false)
+                services.admission.closed(ticket, authenticated: false)
                 throw error
             }
         }
