@@ -70,11 +70,13 @@ public struct ConnectionString: Sendable, Hashable, CustomStringConvertible {
         let trimmed = text.trimmingASCIIWhitespace()
         guard !trimmed.isEmpty else { throw .empty }
         var fields: [Field: String] = [:]
-        for segment in trimmed.split(separator: ";", omittingEmptySubsequences: false) {
+        // Split on Unicode scalars, as other IoT Hub SDKs do, not on grapheme clusters: a character such as U+0600
+        // (a prepended mark) at the end of a value would otherwise swallow the ';' after it.
+        for segment in trimmed.unicodeScalars.split(separator: ";", omittingEmptySubsequences: false) {
             if segment.isEmpty { throw .malformedSegment("") }
             guard let equals = segment.firstIndex(of: "=") else { throw .malformedSegment(String(segment)) }
-            let name = segment[..<equals].trimmingASCIIWhitespace()
-            let value = segment[segment.index(after: equals)...].trimmingASCIIWhitespace()
+            let name = String(segment[..<equals]).trimmingASCIIWhitespace()
+            let value = String(segment[segment.index(after: equals)...]).trimmingASCIIWhitespace()
             guard let field = Field(name: name) else { throw .unknownKey(name) }
             guard fields[field] == nil else { throw .duplicateKey(field.rawValue) }
             guard !value.isEmpty else { throw .invalidValue(field: field.rawValue, reason: "it is empty") }
@@ -230,11 +232,14 @@ public enum ConnectionStringError: Error, Sendable, Hashable, CustomStringConver
 }
 
 extension StringProtocol {
+    /// Without leading and trailing spaces, tabs, CRs and LFs, compared as Unicode scalars (so "\r\n", one
+    /// Swift `Character`, is trimmed too, and a space before a combining mark is trimmed as IoT Hub would).
     func trimmingASCIIWhitespace() -> String {
-        let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" }
-        guard let first = firstIndex(where: { !isSpace($0) }), let last = lastIndex(where: { !isSpace($0) }) else {
-            return ""
-        }
-        return String(self[first...last])
+        let scalars = unicodeScalars
+        let isSpace: (Unicode.Scalar) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" }
+        guard let first = scalars.firstIndex(where: { !isSpace($0) }),
+              let last = scalars.lastIndex(where: { !isSpace($0) })
+        else { return "" }
+        return String(String.UnicodeScalarView(scalars[first...last]))
     }
 }

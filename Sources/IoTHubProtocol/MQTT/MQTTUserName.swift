@@ -46,13 +46,15 @@ public struct MQTTUserName: Sendable, Hashable, CustomStringConvertible {
     public init(parsing text: String) throws(MQTTNameError) {
         // Ids may contain '?' but never '/', and query values are URL-encoded, so the query is the last
         // '/'-separated segment when it starts with '?' (or, in the older form, with 'api-version=').
-        var segments = text.split(separator: "/", omittingEmptySubsequences: false)
+        // The text is split on Unicode scalars, as IoT Hub splits it, not on Swift's grapheme clusters: a
+        // character such as U+0600 (a prepended mark) would otherwise swallow the '/' after it.
+        var segments = text.unicodeScalars.split(separator: "/", omittingEmptySubsequences: false).map(Substring.init)
         var queryText: Substring = ""
         if let last = segments.last, segments.count > 2 {
-            if last.hasPrefix("?") {
-                queryText = last.dropFirst()
+            if last.unicodeScalars.first == "?" {
+                queryText = Substring(last.unicodeScalars.dropFirst())
                 segments.removeLast()
-            } else if last.hasPrefix("api-version=") {
+            } else if last.unicodeScalars.starts(with: "api-version=".unicodeScalars) {
                 queryText = last
                 segments.removeLast()
             } else if last.isEmpty {
@@ -65,10 +67,10 @@ public struct MQTTUserName: Sendable, Hashable, CustomStringConvertible {
         self.hostName = String(segments[0])
         self.identity = DeviceIdentity(
             deviceId: String(segments[1]), moduleId: segments.count == 3 ? String(segments[2]) : nil)
-        self.query = queryText.isEmpty ? [] : queryText.split(separator: "&").map { pair in
+        self.query = queryText.isEmpty ? [] : queryText.unicodeScalars.split(separator: "&").map { pair in
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            return (PercentEncoding.decodeLenient(parts[0]),
-                    parts.count > 1 ? PercentEncoding.decodeLenient(parts[1]) : "")
+            return (PercentEncoding.decodeLenient(Substring(parts[0])),
+                    parts.count > 1 ? PercentEncoding.decodeLenient(Substring(parts[1])) : "")
         }
     }
 

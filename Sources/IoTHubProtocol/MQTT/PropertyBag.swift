@@ -30,10 +30,11 @@ public struct PropertyBag: Sendable, Hashable, Sequence {
 
     /// Decodes a property bag (the part of the topic after the last fixed segment).
     public init(decoding text: Substring) {
-        entries = text.split(separator: "&").map { pair in
+        // Split on Unicode scalars, not grapheme clusters, so that a combining mark after '=' or '&' cannot hide it.
+        entries = text.unicodeScalars.split(separator: "&").map { pair in
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            return Entry(key: PercentEncoding.decodeLenient(parts[0]),
-                         value: parts.count > 1 ? PercentEncoding.decodeLenient(parts[1]) : nil)
+            return Entry(key: PercentEncoding.decodeLenient(Substring(parts[0])),
+                         value: parts.count > 1 ? PercentEncoding.decodeLenient(Substring(parts[1])) : nil)
         }
     }
 

@@ -3,15 +3,18 @@ struct TopicQuery {
     var values: [String: String] = [:]
 
     /// Splits `topic` at its first `?` into the path and the decoded query.
+    /// Splits on Unicode scalars, not grapheme clusters, so that a combining mark after '?', '&' or '=' cannot
+    /// hide it.
     static func split(_ topic: String) -> (path: Substring, query: TopicQuery) {
-        guard let question = topic.firstIndex(of: "?") else { return (topic[...], TopicQuery()) }
+        let scalars = topic.unicodeScalars
+        guard let question = scalars.firstIndex(of: "?") else { return (topic[...], TopicQuery()) }
         var query = TopicQuery()
-        for pair in topic[topic.index(after: question)...].split(separator: "&") {
+        for pair in scalars[scalars.index(after: question)...].split(separator: "&") {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            query.values[PercentEncoding.decodeLenient(parts[0])] =
-                parts.count > 1 ? PercentEncoding.decodeLenient(parts[1]) : ""
+            query.values[PercentEncoding.decodeLenient(Substring(parts[0]))] =
+                parts.count > 1 ? PercentEncoding.decodeLenient(Substring(parts[1])) : ""
         }
-        return (topic[..<question], query)
+        return (Substring(scalars[..<question]), query)
     }
 
     /// The request id, which must be present and non-empty.

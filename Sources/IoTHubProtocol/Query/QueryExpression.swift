@@ -1,4 +1,10 @@
 /// A condition or value in a query, evaluated against a twin document.
+///
+/// `AND` and `OR` are n-ary: the parser turns a chain `a OR b OR c …` into one ``or(_:)`` node holding every term
+/// (evaluated with a loop), so the tree is only as deep as the query's nesting of parentheses, `NOT` and function
+/// calls, which ``RegistryQuery/maximumNestingDepth`` bounds. Evaluation, equality, hashing and destruction all
+/// recurse per level of that tree, never per term, so even the longest query the parser accepts stays within a
+/// small thread stack (NIO event-loop threads and the cooperative pool have 512 KiB).
 public indirect enum QueryExpression: Sendable, Hashable {
     /// Comparison operators.
     public enum Comparison: String, Sendable, Hashable {
@@ -14,8 +20,10 @@ public indirect enum QueryExpression: Sendable, Hashable {
     case field([String])
     case compare(QueryExpression, Comparison, QueryExpression)
     case inList(QueryExpression, [QueryExpression], negated: Bool)
-    case and(QueryExpression, QueryExpression)
-    case or(QueryExpression, QueryExpression)
+    /// True when every term is true (terms are evaluated in order and evaluation stops at the first that is not).
+    case and([QueryExpression])
+    /// True when any term is true (terms are evaluated in order and evaluation stops at the first that is).
+    case or([QueryExpression])
     case not(QueryExpression)
     case function(String, [QueryExpression])
 
@@ -31,10 +39,12 @@ public indirect enum QueryExpression: Sendable, Hashable {
             guard let needle = value.evaluate(on: document) else { return .bool(false) }
             let found = list.contains { $0.evaluate(on: document).map { Self.compare(needle, .equal, $0) } ?? false }
             return .bool(found != negated)
-        case .and(let left, let right):
-            return .bool(left.evaluate(on: document) == .bool(true) && right.evaluate(on: document) == .bool(true))
-        case .or(let left, let right):
-            return .bool(left.evaluate(on: document) == .bool(true) || right.evaluate(on: document) == .bool(true))
+        case .and(let terms):
+            for term in terms where term.evaluate(on: document) != .bool(true) { return .bool(false) }
+            return .bool(true)
+        case .or(let terms):
+            for term in terms where term.evaluate(on: document) == .bool(true) { return .bool(true) }
+            return .bool(false)
         case .not(let inner):
             guard case .bool(let value)? = inner.evaluate(on: document) else { return .bool(false) }
             return .bool(!value)

@@ -1,9 +1,15 @@
 /// Recursive-descent parser for ``RegistryQuery``; precedence OR < AND < NOT < comparison.
+///
+/// It recurses once per level of nesting (parentheses, `NOT`, function arguments), which is bounded by
+/// ``RegistryQuery/maximumNestingDepth``, and never per term: `a OR b OR …` and `a AND b AND …` are read with loops
+/// into one n-ary node. The number of conditions is bounded by ``RegistryQuery/maximumConditions``.
 struct QueryParser {
     let tokens: [(token: QueryToken, offset: Int)]
     var position = 0
+    /// The current nesting: +1 inside each `(`, `NOT` and function call.
     var depth = 0
-    static let maximumDepth = 64
+    /// Conditions read so far (comparisons, IN/NIN tests, function calls and bare values in condition position).
+    var conditions = 0
 
     init(tokens: [(token: QueryToken, offset: Int)]) {
         self.tokens = tokens
@@ -97,35 +103,52 @@ struct QueryParser {
     }
 
     mutating func parseOr() throws(QueryError) -> QueryExpression {
-        var left = try parseAnd()
+        let first = try parseAnd()
+        guard isKeyword("OR") else { return first }
+        var terms = [first]
         while isKeyword("OR") {
             advance()
-            left = .or(left, try parseAnd())
+            terms.append(try parseAnd())
         }
-        return left
+        return .or(terms)
     }
 
     mutating func parseAnd() throws(QueryError) -> QueryExpression {
-        var left = try parseNot()
+        let first = try parseNot()
+        guard isKeyword("AND") else { return first }
+        var terms = [first]
         while isKeyword("AND") {
             advance()
-            left = .and(left, try parseNot())
+            terms.append(try parseNot())
         }
-        return left
+        return .and(terms)
     }
 
     mutating func parseNot() throws(QueryError) -> QueryExpression {
         if isKeyword("NOT") {
-            advance()
-            depth += 1
+            try enterNesting()
             defer { depth -= 1 }
-            guard depth <= Self.maximumDepth else { throw error("the condition nests too deeply") }
+            advance()
             return .not(try parseNot())
         }
         return try parseComparison()
     }
 
+    /// One level deeper; throws past ``RegistryQuery/maximumNestingDepth``.
+    mutating func enterNesting() throws(QueryError) {
+        guard depth < RegistryQuery.maximumNestingDepth else {
+            throw error("the condition nests more than \(RegistryQuery.maximumNestingDepth) levels deep (parentheses, "
+                + "NOT and function calls); flatten it, e.g. a = 1 OR a = 2 OR … or a IN [1, 2, …]")
+        }
+        depth += 1
+    }
+
     mutating func parseComparison() throws(QueryError) -> QueryExpression {
+        conditions += 1
+        guard conditions <= RegistryQuery.maximumConditions else {
+            throw error("the query has more than \(RegistryQuery.maximumConditions) conditions; IoT Hub queries "
+                + "are limited in size, so use IN [...] for long lists of values or split the query")
+        }
         let left = try parseOperand()
         if case .symbol(let symbol) = current,
            let op = QueryExpression.Comparison(rawValue: symbol == "<>" ? "!=" : symbol) {
@@ -151,11 +174,10 @@ struct QueryParser {
     }
 
     mutating func parseOperand() throws(QueryError) -> QueryExpression {
-        depth += 1
-        defer { depth -= 1 }
-        guard depth <= Self.maximumDepth else { throw error("the condition nests too deeply") }
         switch current {
         case .symbol("("):
+            try enterNesting()
+            defer { depth -= 1 }
             advance()
             let inner = try parseOr()
             try expectSymbol(")")
@@ -175,6 +197,8 @@ struct QueryParser {
             default: break
             }
             if let arity = QueryExpression.functions[name.uppercased()], tokens[position + 1].token == .symbol("(") {
+                try enterNesting()
+                defer { depth -= 1 }
                 advance()
                 advance()
                 var arguments: [QueryExpression] = []

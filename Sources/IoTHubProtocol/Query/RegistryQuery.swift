@@ -32,8 +32,33 @@ public struct RegistryQuery: Sendable, Hashable {
     public var source: Source
     public var condition: QueryExpression?
 
-    /// Parses a query. Throws ``QueryError`` with the offset and what was expected.
+    // MARK: Limits
+
+    /// The longest query text accepted, in UTF-8 bytes: 8 KiB. IoT Hub refuses queries longer than about 8,200
+    /// characters (its quotas page gives no number; users report PreconditionFailed past that size), so a query that
+    /// IoT Hub runs is not refused here; the bound also caps the work one request causes in the lexer and parser.
+    public static let maximumLength = 8 * 1024
+
+    /// The most conditions (comparisons, `IN`/`NIN` tests, function calls and bare values where a condition is
+    /// expected, including function arguments) a query may have. At the shortest (`a OR a OR …`), 8 KiB of text
+    /// holds about 1,600; a realistic condition such as `deviceId = 'pump-0042'` takes 20 bytes or more, so
+    /// 8 KiB holds at most a few hundred. 1,000 therefore admits anything IoT Hub would run.
+    public static let maximumConditions = 1000
+
+    /// The deepest nesting of parentheses, `NOT` and function calls in a condition (each adds a level:
+    /// `NOT (a = 1)` is two deep). Real queries nest a handful of levels; 64 is generous, and bounds the recursion
+    /// of the parser and of ``QueryExpression/evaluate(on:)`` to well under 100 KiB of stack.
+    public static let maximumNestingDepth = 64
+
+    /// Parses a query. Throws ``QueryError`` with the offset and what was expected, also when the query is longer
+    /// than ``maximumLength``, has more than ``maximumConditions`` conditions or nests deeper than
+    /// ``maximumNestingDepth``.
     public init(parsing text: String) throws(QueryError) {
+        let length = text.utf8.count
+        guard length <= Self.maximumLength else {
+            throw QueryError(offset: 0, message: "the query is \(length) bytes long; queries are limited to "
+                + "\(Self.maximumLength) bytes, as in IoT Hub, so shorten it (for example with IN [...]) or split it")
+        }
         var parser = QueryParser(tokens: try QueryLexer.tokenize(text))
         self = try parser.parseQuery()
     }

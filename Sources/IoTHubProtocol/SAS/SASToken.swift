@@ -40,15 +40,17 @@ public struct SASToken: Sendable, Hashable, CustomStringConvertible {
     /// Parses a token. Field order is free; `sr`, `sig` and `se` are required, `skn` is optional.
     /// - Throws: ``SASTokenError`` naming the problem.
     public init(parsing text: String) throws(SASTokenError) {
-        let prefix = "SharedAccessSignature "
+        let prefix = "SharedAccessSignature ".unicodeScalars
         let trimmed = text.trimmingASCIIWhitespace()
-        guard trimmed.hasPrefix(prefix) else { throw .notASASToken }
-        let body = trimmed.dropFirst(prefix.count)
+        guard trimmed.unicodeScalars.starts(with: prefix) else { throw .notASASToken }
+        // Split on Unicode scalars, as IoT Hub does, not on grapheme clusters (which can join a '&' or '=' to the
+        // character before it, e.g. after U+0600).
+        let body = trimmed.unicodeScalars.dropFirst(prefix.count)
         var fields: [String: String] = [:]
         for pair in body.split(separator: "&", omittingEmptySubsequences: false) {
-            guard let equals = pair.firstIndex(of: "=") else { throw .malformedField(String(pair)) }
-            let name = String(pair[..<equals]).trimmingASCIIWhitespace()
-            let value = String(pair[pair.index(after: equals)...]).trimmingASCIIWhitespace()
+            guard let equals = pair.firstIndex(of: "=") else { throw .malformedField(String(String.UnicodeScalarView(pair))) }
+            let name = String(String.UnicodeScalarView(pair[..<equals])).trimmingASCIIWhitespace()
+            let value = String(String.UnicodeScalarView(pair[pair.index(after: equals)...])).trimmingASCIIWhitespace()
             guard ["sr", "sig", "se", "skn"].contains(name) else { throw .unknownField(name) }
             guard fields[name] == nil else { throw .duplicateField(name) }
             fields[name] = value

@@ -211,6 +211,7 @@ public struct Twin: Sendable, Hashable {
         guard let version = object["version"]?.int64Value else {
             throw .malformedDocument(path: "version", reason: "missing, or not an integer")
         }
+        try TwinCollection.checkVersion(version, path: "version")
         var tags = JSONObject()
         switch object["tags"] {
         case nil, .null?: break

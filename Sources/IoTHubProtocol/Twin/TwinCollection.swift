@@ -136,10 +136,23 @@ public struct TwinCollection: Sendable, Hashable {
         guard let newVersion = patch["$version"]?.int64Value else {
             throw .malformedDocument(path: path + ".$version", reason: "a notification must carry an integer $version")
         }
+        try Self.checkVersion(newVersion, path: path + ".$version")
         for key in TwinValidator.ignoredSystemKeys { patch.removeValue(forKey: key) }
         Self.merge(patch, into: &properties)
         metadata = nil
         version = newVersion
+    }
+
+    /// The largest version a document may carry: 2⁶² − 1. Updates add 1 to versions, so a document read with
+    /// `Int64.max` would make the next update trap; no real twin comes near this (one update a microsecond would
+    /// take 146,000 years).
+    static let maximumVersion: Int64 = Int64.max / 2
+
+    /// Refuses a version read from a document that updates could not increment safely.
+    static func checkVersion(_ version: Int64, path: String) throws(TwinError) {
+        guard version <= maximumVersion else {
+            throw .malformedDocument(path: path, reason: "\(version) is larger than \(maximumVersion), the largest version a twin can have")
+        }
     }
 
     // MARK: Merging
@@ -221,6 +234,7 @@ public struct TwinCollection: Sendable, Hashable {
         guard let version = object["$version"]?.int64Value else {
             throw .malformedDocument(path: path + ".$version", reason: "missing, or not an integer")
         }
+        try Self.checkVersion(version, path: path + ".$version")
         var metadata: TwinMetadata?
         switch object["$metadata"] {
         case nil: metadata = nil
