@@ -11,6 +11,27 @@ run: deps
 ## make test: install missing system packages and the Python test venv, then run every test.
 test: deps venv
 	IOTHUB_TEST_PYTHON="$(CURDIR)/.venv/bin/python3" swift test --disable-xctest
+	$(MAKE) fuzz-smoke
+
+.PHONY: fuzz fuzz-smoke
+
+## make fuzz: build the libFuzzer targets (Fuzz/) and run each FUZZ_SECONDS (default 600); see Fuzz/README.md.
+fuzz: FUZZ_SECONDS ?= 600
+fuzz: deps
+	bash scripts/fuzz.sh --seconds $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+## make fuzz-smoke: every fuzz target briefly (FUZZ_SECONDS, default 30), as part of make test.
+fuzz-smoke: FUZZ_SECONDS ?= 30
+fuzz-smoke: deps
+	bash scripts/fuzz.sh --seconds $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+## make hostile: the mixed hostile load (floods, bad logins) against a release hub for HOSTILE_SECONDS (default 600),
+## measuring a legitimate device meanwhile and the hub's memory after malloc_trim; writes bench-results/hostile-load.json.
+.PHONY: hostile
+hostile: HOSTILE_SECONDS ?= 600
+hostile: deps
+	swift build -c release --product iothub
+	python3 scripts/hostile_load.py --hub .build/release/iothub --seconds $(HOSTILE_SECONDS)
 
 deps:
 	@bash scripts/install-deps.sh

@@ -13,6 +13,7 @@ packages=(
     python3-venv          # the test venv with the official Azure SDKs
     openssl               # certificates for TLS and X.509 tests
     curl                  # HTTP checks in tests
+    gdb                   # make hostile reads the hub's memory after malloc_trim
 )
 
 missing=()
