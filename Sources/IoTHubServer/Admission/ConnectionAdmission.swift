@@ -18,7 +18,7 @@ public final class ConnectionAdmission: Sendable {
         /// Connections open and not yet authenticated, over all device listeners.
         public var maximumUnauthenticatedConnections: Int = 2_048
         /// Connections open and not yet authenticated from one source address.
-        public var maximumUnauthenticatedPerSource: Int = 256
+        public var maximumUnauthenticatedPerSource: Int = 1_024
         /// Device connections open at once over all device listeners; `nil`: the process's open-file limit minus
         /// ``fileDescriptorReserve``.
         public var maximumDeviceConnections: Int?
