@@ -216,8 +216,12 @@ while [ ${#pids[@]} -gt 0 ]; do wait_run; done
 } >bench-results/fuzz.json
 echo "fuzz: summary in bench-results/fuzz.json"
 
-if [ ${#failed_builds[@]} -gt 0 ] || [ ${#failed_runs[@]} -gt 0 ]; then
+# The plain closing line test runners print, so a log reader counts the targets as tests.
+failed=$(( ${#failed_builds[@]} + ${#failed_runs[@]} ))
+if [ "$failed" -gt 0 ]; then
     echo "fuzz: FAILED: ${failed_builds[*]:+build: ${failed_builds[*]} }${failed_runs[*]:+run: ${failed_runs[*]}}" >&2
+    echo "fuzz: $(( ${#targets[@]} - failed )) passed, $failed failed"
     exit 1
 fi
 echo "fuzz: all ${#ran[@]} targets ran clean"
+echo "fuzz: ${#ran[@]} passed, 0 failed"
