@@ -280,8 +280,7 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler {
         // device SDKs retry with backoff.
         let throttle = services.throttle
         if !throttle.isUnlimited {
-            let quota = throttle.checkDailyQuota()
-            let decision = quota.admits ? throttle.admit(.connect) : quota
+            let decision = throttle.decide(.connect)
             switch decision {
             case .allow:
                 break
@@ -459,8 +458,7 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler {
     private func shapeTelemetry(_ message: IoTHubMessage, ticket: MQTTAcknowledgementQueue.Ticket?) {
         let throttle = services.throttle
         guard !throttle.isUnlimited, let context else { return ingest(message, ticket: ticket) }
-        let quota = throttle.checkDailyQuota()
-        let decision = quota.admits ? throttle.admit(.deviceToCloud) : quota
+        let decision = throttle.decide(.deviceToCloud)
         switch decision {
         case .allow:
             _ = throttle.meterMessages(bytes: message.body.count)
@@ -538,8 +536,7 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler {
         var delay = Duration.zero
         let throttle = services.throttle
         if !throttle.isUnlimited {
-            let quota = throttle.checkDailyQuota()
-            let decision = quota.admits ? throttle.admit(throttled) : quota
+            let decision = throttle.decide(throttled)
             switch decision {
             case .allow: break
             case .delay(let shaped): delay = shaped
