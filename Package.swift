@@ -82,7 +82,7 @@ let package = Package(
 
         // MARK: The companion hub.
         .target(name: "IoTHubServer", dependencies: [
-            "IoTHubProtocol", "MQTTCore", "CSQLite",
+            "IoTHubProtocol", "MQTTCore", "CSQLite", "CProton",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -43,6 +43,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("plain-mqtt-port"), help: "Also serve plain MQTT on this port (SAS still enforced).")
     var plainMQTTPort: Int?
 
+    @Option(name: .customLong("amqps-port"), help: "AMQP over TLS port (devices, modules and back ends); 0 lets the system choose.")
+    var amqpsPort: Int = 5671
+
+    @Option(name: .customLong("plain-amqp-port"), help: "Also serve plain AMQP on this port (tokens still checked).")
+    var plainAMQPPort: Int?
+
     @Option(name: .customLong("retention-hours"), help: "How long telemetry is kept.")
     var retentionHours: Double = 24
 
@@ -71,6 +77,8 @@ struct ServeCommand: AsyncParsableCommand {
             httpsPort: httpsPort, plainMQTTPort: plainMQTTPort, plainHTTPPort: plainHTTPPort,
             eventRetention: retentionHours * 3600)
         configuration.throttling = try ThrottlingConfiguration(tier: tier, units: units)
+        configuration.amqpsPort = amqpsPort
+        configuration.plainAMQPPort = plainAMQPPort
         let server: HubServer
         do { server = try await HubServer.start(configuration, logger: logger) } catch let error as HubStartupError {
             throw ValidationError(error.description)

@@ -100,6 +100,15 @@ public final class CloudToDeviceService: Sendable {
         }
     }
 
+    /// Puts back records taken with ``takeFeedback(maximum:)`` that a back end did not accept, ahead of newer ones.
+    public func returnFeedback(_ records: [C2DFeedbackRecord]) {
+        guard !records.isEmpty else { return }
+        feedback.withLockedValue { pending in
+            pending.insert(contentsOf: records, at: 0)
+            if pending.count > Self.feedbackBacklog { pending.removeLast(pending.count - Self.feedbackBacklog) }
+        }
+    }
+
     private func recordFeedback(_ envelope: CloudToDeviceEnvelope, status: C2DFeedbackStatus, now: Date) async throws {
         guard envelope.acknowledgement.wantsFeedback(for: status) else { return }
         let generationId = try await store.device(envelope.identity)?.generationId ?? ""

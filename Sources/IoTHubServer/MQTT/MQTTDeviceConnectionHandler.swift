@@ -14,14 +14,14 @@ import Synchronization
 ///
 /// Telemetry is acknowledged only once it is durable, and PUBACKs go out in the order their PUBLISHes came in.
 /// All state lives on the channel's event loop; the hub's services reach the connection through its
-/// ``MQTTDeviceSession``.
+/// ``HostedDeviceSession``.
 ///
 /// What one connection can make the hub hold is bounded: before authentication only the CONNECT (at most
 /// ``MQTTEndpointConfiguration/maximumConnectPacketSize``) is read; after it, the hub stops reading while too much
 /// telemetry is waiting for the store, too many twin requests are being processed, or the device does not read
 /// what it is sent, and closes a connection whose unread output passes
 /// ``MQTTEndpointConfiguration/maximumOutboundBytes``. A SAS session ends when its token expires, as on IoT Hub.
-final class MQTTDeviceConnectionHandler: ChannelDuplexHandler {
+final class MQTTDeviceConnectionHandler: ChannelDuplexHandler, DeviceSessionHost {
     typealias InboundIn = MQTTPacket
     typealias OutboundIn = MQTTPacket
     typealias OutboundOut = MQTTPacket
@@ -59,7 +59,7 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler {
     private var pipelined: [MQTTPacket] = []
     private var identity = DeviceIdentity(deviceId: "")
     private var generationId = ""
-    private var session: MQTTDeviceSession?
+    private var session: HostedDeviceSession?
     private var will: MQTTWill?
     private var endReason: SessionEndReason?
     private var clientDisconnected = false
@@ -332,7 +332,8 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler {
         try? context.pipeline.syncOperations.handler(type: MQTTPacketCodecHandler.self).clientAuthenticated()
         if let tokenExpiry { scheduleTokenExpiry(tokenExpiry, context) }
         send(.connAck(MQTTConnAck(sessionPresent: false, returnCode: .accepted)))
-        let session = MQTTDeviceSession(identity: identity, handler: self, eventLoop: context.eventLoop)
+        let session = HostedDeviceSession(identity: identity, host: self, protocolName: Self.protocolName,
+                                          eventLoop: context.eventLoop)
         self.session = session
         services.presence.register(session)
         services.metrics.connection(protocol: Self.protocolName, accepted: true)
@@ -629,7 +630,23 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler {
         send(.unsubAck(MQTTUnsubAck(packetId: unsubscribe.packetId)))
     }
 
-    // MARK: Requests from the hub's services (via MQTTDeviceSession)
+    // MARK: Requests from the hub's services (via HostedDeviceSession)
+
+    func sendDesiredPropertiesPatch(_ patch: [UInt8], version: Int64, to identity: DeviceIdentity) {
+        publishDesiredPropertiesPatch(patch, version: version)
+    }
+
+    func sendMethodRequest(_ request: DirectMethodRequest, to identity: DeviceIdentity) {
+        publishMethodRequest(request)
+    }
+
+    func cloudToDeviceMessagesAvailable(for identity: DeviceIdentity) {
+        deliverCloudToDevice()
+    }
+
+    func end(_ identity: DeviceIdentity, reason: SessionEndReason) {
+        end(reason)
+    }
 
     func publishDesiredPropertiesPatch(_ patch: [UInt8], version: Int64) {
         guard state == .connected, session?.wantsDesiredPropertyUpdates == true else { return }

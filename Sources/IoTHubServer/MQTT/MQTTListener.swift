@@ -82,7 +82,10 @@ struct MQTTListener: Service {
             server.close(promise: nil)
         }
         // Stop taking connections, end every device session of this listener, wait for them to close.
-        for session in services.presence.all where session is MQTTDeviceSession { session.end(.shutdown) }
+        for session in services.presence.all
+            where (session as? HostedDeviceSession)?.protocolName == MQTTDeviceConnectionHandler.protocolName {
+            session.end(.shutdown)
+        }
         await connections.closeAll()
         logger.info("MQTT listener stopped", metadata: ["port": "\(port)"])
     }

@@ -14,6 +14,10 @@ public struct HubConfiguration: Sendable {
     public var httpsPort: Int
     /// Opt-in plain MQTT for local simulation; SAS authentication is still enforced.
     public var plainMQTTPort: Int?
+    /// AMQP over TLS for devices, modules and back ends (IoT Hub: 5671). Not an `init` parameter.
+    public var amqpsPort: Int = 5671
+    /// Opt-in plain AMQP for local simulation; tokens are still checked. Not an `init` parameter.
+    public var plainAMQPPort: Int?
     /// Opt-in plain HTTP for local use; SAS authentication is still enforced.
     public var plainHTTPPort: Int?
     /// How long telemetry is kept.
@@ -23,6 +27,8 @@ public struct HubConfiguration: Sendable {
     /// Limits, timings and the packet observer of the MQTT device endpoints (MQTT over TLS and plain MQTT).
     /// Not an `init` parameter: set it on a configuration after creating it.
     public var mqtt = MQTTEndpointConfiguration()
+    /// Limits and timings of the AMQP endpoints (AMQP over TLS and plain AMQP). Not an `init` parameter.
+    public var amqp = AMQPEndpointConfiguration()
     /// Timeouts and the connection bound of the HTTPS and plain HTTP listeners. Not an `init` parameter.
     public var http = HTTPEndpointConfiguration()
     /// Bounds on connections before they authenticate, failed logins per address, and the descriptor budget of

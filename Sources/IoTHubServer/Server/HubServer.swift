@@ -22,6 +22,7 @@ public final class HubServer: Sendable {
     public let data: HubDataDirectory
     let logger: Logger
     private let group = NIOLockedValueBox<ServiceGroup?>(nil)
+    private let bound = NIOLockedValueBox<[HubEndpoint: Int]>([:])
 
     private init(configuration: HubConfiguration, services: HubServices, data: HubDataDirectory, logger: Logger) {
         self.configuration = configuration
@@ -55,7 +56,9 @@ public final class HubServer: Sendable {
         var ports = [(configuration.httpsPort, "HTTPS"), (configuration.mqttsPort, "MQTT over TLS")]
         if let port = configuration.plainHTTPPort { ports.append((port, "plain HTTP")) }
         if let port = configuration.plainMQTTPort { ports.append((port, "plain MQTT")) }
-        return ports
+        ports.append((configuration.amqpsPort, "AMQP over TLS"))
+        if let port = configuration.plainAMQPPort { ports.append((port, "plain AMQP")) }
+        return ports.filter { $0.0 != 0 }
     }
 
     /// Serves until SIGINT or SIGTERM, then shuts down gracefully and flushes the store.
@@ -93,6 +96,15 @@ public final class HubServer: Sendable {
             applications.append(MQTTListener(services: services, host: configuration.bindAddress, port: port, tls: nil,
                                              configuration: configuration.mqtt, logger: logger))
         }
+        let bound = self.bound
+        applications.append(AMQPListener(services: services, host: configuration.bindAddress, port: configuration.amqpsPort,
+                                         tls: try NIOSSLContext(configuration: mqttTLS), configuration: configuration.amqp,
+                                         logger: logger, bound: { port in bound.withLockedValue { $0[.amqps] = port } }))
+        if let port = configuration.plainAMQPPort {
+            applications.append(AMQPListener(services: services, host: configuration.bindAddress, port: port, tls: nil,
+                                             configuration: configuration.amqp, logger: logger,
+                                             bound: { port in bound.withLockedValue { $0[.amqp] = port } }))
+        }
         let group = ServiceGroup(configuration: .init(
             services: applications.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         self.group.withLockedValue { $0 = group }
@@ -101,10 +113,27 @@ public final class HubServer: Sendable {
             "http": "\(configuration.plainHTTPPort.map(String.init) ?? "off")",
             "mqtts": "\(configuration.bindAddress):\(configuration.mqttsPort)",
             "mqtt": "\(configuration.plainMQTTPort.map(String.init) ?? "off")",
+            "amqps": "\(configuration.bindAddress):\(configuration.amqpsPort)",
+            "amqp": "\(configuration.plainAMQPPort.map(String.init) ?? "off")",
         ])
         defer { data.store.close() }
         try await group.run()
         logger.info("hub stopped; store flushed")
+    }
+
+    /// The port an endpoint bound, once it is listening (a port configured as 0 is chosen by the system).
+    public func boundPort(_ endpoint: HubEndpoint) -> Int? {
+        bound.withLockedValue { $0[endpoint] }
+    }
+
+    /// Waits until `endpoint` listens and returns its port; `nil` when it does not within `timeout`.
+    public func waitForPort(_ endpoint: HubEndpoint, timeout: Duration = .seconds(30)) async -> Int? {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let port = boundPort(endpoint) { return port }
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+        return nil
     }
 
     /// Stops a running hub as SIGTERM would: drains connections, then ``run()`` flushes the store and returns.
@@ -123,6 +152,14 @@ public final class HubServer: Sendable {
             throw HubStartupError.portUnavailable(port, name: name, reason: "\(error)")
         }
     }
+}
+
+/// The hub's listeners, for ``HubServer/boundPort(_:)``.
+public enum HubEndpoint: String, Sendable, Hashable {
+    /// AMQP over TLS.
+    case amqps
+    /// Plain AMQP.
+    case amqp
 }
 
 /// Periodic housekeeping: telemetry retention and size bound.

@@ -38,8 +38,9 @@ final class LocalHub: @unchecked Sendable {
     {
         var logger = Logger(label: "device-test-hub")
         logger.logLevel = .warning
-        let configuration = HubConfiguration(dataDirectory: directory, hostName: "localhost", mqttsPort: mqttsPort,
+        var configuration = HubConfiguration(dataDirectory: directory, hostName: "localhost", mqttsPort: mqttsPort,
                                              httpsPort: httpsPort, plainMQTTPort: mqttPort)
+        configuration.amqpsPort = 0
         var server: HubServer?
         // A port freed by a previous run may linger for a moment.
         for attempt in 0..<50 {

@@ -10,12 +10,16 @@ final class LiveTestHub: Sendable {
     let task: Task<Void, Error>
     let mqttPort: Int
     let httpPort: Int
+    /// The plain AMQP port.
+    let amqpPort: Int
 
     static func start(_ adjust: (inout HubConfiguration) -> Void = { _ in }) async throws -> LiveTestHub {
-        let ports = try RawTCPConnection.freePorts(4)
+        let ports = try RawTCPConnection.freePorts(5)
         var configuration = HubConfiguration(dataDirectory: TestProcess.temporaryDirectory(), hostName: "hub.test",
                                              mqttsPort: ports[0], httpsPort: ports[1], plainMQTTPort: ports[2],
                                              plainHTTPPort: ports[3])
+        configuration.amqpsPort = 0
+        configuration.plainAMQPPort = ports[4]
         adjust(&configuration)
         var logger = Logger(label: "live-test-hub")
         logger.logLevel = .error
@@ -40,10 +44,11 @@ final class LiveTestHub: Sendable {
         }
         probe?.close()
         while server.services.admission.openConnections > 0 { try await Task.sleep(for: .milliseconds(5)) }
-        return LiveTestHub(server: server, task: task, mqttPort: ports[2], httpPort: ports[3])
+        return LiveTestHub(server: server, task: task, mqttPort: ports[2], httpPort: ports[3], amqpPort: ports[4])
     }
 
-    private init(server: HubServer, task: Task<Void, Error>, mqttPort: Int, httpPort: Int) {
+    private init(server: HubServer, task: Task<Void, Error>, mqttPort: Int, httpPort: Int, amqpPort: Int) {
+        self.amqpPort = amqpPort
         self.server = server
         self.task = task
         self.mqttPort = mqttPort

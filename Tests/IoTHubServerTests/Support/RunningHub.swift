@@ -5,7 +5,7 @@ import Logging
 import Synchronization
 @testable import IoTHubServer
 
-/// A hub running in this process on the official SDKs' fixed ports (443 HTTPS, 8883 MQTT over TLS), over a fresh
+/// A hub running in this process on the official SDKs' fixed ports (443 HTTPS, 8883 MQTT over TLS, 5671 AMQP over TLS), over a fresh
 /// data directory.
 ///
 /// The official SDKs cannot use other ports, so suites that use this are serialized with `.serialized` and
@@ -41,8 +41,8 @@ final class RunningHub: Sendable {
         let server = try await HubServer.start(
             HubConfiguration(dataDirectory: directory, hostName: "localhost", plainHTTPPort: plainHTTPPort), logger: logger)
         let task = Task { try await server.run() }
-        // Wait until HTTPS and MQTT accept connections.
-        for port in [443, 8883] {
+        // Wait until HTTPS, MQTT and AMQP accept connections.
+        for port in [443, 8883, 5671] {
             for _ in 0..<200 {
                 if (try? TestProcess.run("/usr/bin/bash", ["-c", "exec 3<>/dev/tcp/127.0.0.1/\(port)"]).status) == 0 { break }
                 try await Task.sleep(for: .milliseconds(25))
@@ -81,7 +81,8 @@ enum Python {
         let resultFile = OracleResultFile()
         let result = try await TestProcess.runOffPool(
             "/usr/bin/env",
-            ["REQUESTS_CA_BUNDLE=\(caPath)", "\(OracleResultFile.environmentVariable)=\(resultFile.path)",
+            // SSL_CERT_FILE: uamqp (under azure-iot-hub's C2D client) trusts OpenSSL's default store.
+            ["REQUESTS_CA_BUNDLE=\(caPath)", "SSL_CERT_FILE=\(caPath)", "\(OracleResultFile.environmentVariable)=\(resultFile.path)",
              OracleScripts.python, OracleScripts.path(name)] + arguments)
         let object = resultFile.contents.flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
         guard result.status == 0, let object else {

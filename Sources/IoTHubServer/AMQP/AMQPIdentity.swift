@@ -1,0 +1,29 @@
+import Foundation
+import IoTHubProtocol
+import NIOCore
+
+/// One identity (device or module) authenticated on an AMQP connection, with its own token lifetime and links.
+final class AMQPIdentity {
+    let identity: DeviceIdentity
+    var generationId: String
+    var authenticationMethod: EventService.AuthenticationKind
+    /// When its token expires; `nil` for certificates.
+    var tokenExpiry: Date?
+    var expiryTimer: Scheduled<Void>?
+    let session: HostedDeviceSession
+    /// The store's record of the connection (disconnect waits for it).
+    var connectionRecorded: EventLoopFuture<Void>?
+    /// Twin requests in progress.
+    var pendingTwinRequests = 0
+    /// Method requests sent and not answered: the uuid correlation id the device answers with → the dispatcher's
+    /// request id.
+    var methodRequests: [AMQPValue.UUIDBytes: String] = [:]
+
+    init(identity: DeviceIdentity, record: DeviceRecord, authenticated: AuthenticatedDevice, session: HostedDeviceSession) {
+        self.identity = identity
+        generationId = record.generationId
+        authenticationMethod = authenticated.method
+        tokenExpiry = authenticated.tokenExpiry
+        self.session = session
+    }
+}

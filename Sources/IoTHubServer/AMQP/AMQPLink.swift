@@ -1,0 +1,89 @@
+import IoTHubProtocol
+
+/// One attached link of an AMQP connection and what it is for.
+final class AMQPLink {
+    /// What the link carries, from the hub's side.
+    enum Role: Equatable, CustomStringConvertible {
+        /// The hub receives put-token requests.
+        case tokenRequests
+        /// The hub sends put-token answers.
+        case tokenReplies
+        /// The hub receives a device's telemetry.
+        case telemetry(DeviceIdentity)
+        /// The hub sends a device its C2D messages.
+        case cloudToDevice(DeviceIdentity)
+        /// The hub receives a device's twin requests.
+        case twinRequests(DeviceIdentity)
+        /// The hub sends twin answers and desired patches.
+        case twinResponses(DeviceIdentity)
+        /// The hub sends method requests.
+        case methodRequests(DeviceIdentity)
+        /// The hub receives method responses.
+        case methodResponses(DeviceIdentity)
+        /// The hub receives a back end's C2D messages.
+        case serviceCloudToDevice
+        /// The hub sends a back end C2D feedback.
+        case serviceFeedback
+        /// The hub sends a back end file-upload notifications.
+        case serviceFileNotifications
+
+        var identity: DeviceIdentity? {
+            switch self {
+            case .telemetry(let identity), .cloudToDevice(let identity), .twinRequests(let identity),
+                 .twinResponses(let identity), .methodRequests(let identity), .methodResponses(let identity):
+                identity
+            default: nil
+            }
+        }
+
+        /// The role of a link attached to `node`; `nil` when that node takes no link in this direction.
+        /// - Parameter hubReceives: whether the peer sends on the link (the hub's end is a receiver).
+        init?(node: AMQPNodeAddress, hubReceives: Bool) {
+            switch (node, hubReceives) {
+            case (.claimsBasedSecurity, true): self = .tokenRequests
+            case (.claimsBasedSecurity, false): self = .tokenReplies
+            case (.telemetry(let identity), true): self = .telemetry(identity)
+            case (.cloudToDevice(let identity), false): self = .cloudToDevice(identity)
+            case (.twin(let identity), true): self = .twinRequests(identity)
+            case (.twin(let identity), false): self = .twinResponses(identity)
+            case (.methods(let identity), false): self = .methodRequests(identity)
+            case (.methods(let identity), true): self = .methodResponses(identity)
+            case (.serviceCloudToDevice, true): self = .serviceCloudToDevice
+            case (.serviceFeedback, false): self = .serviceFeedback
+            case (.serviceFileNotifications, false): self = .serviceFileNotifications
+            default: return nil
+            }
+        }
+
+        var description: String {
+            switch self {
+            case .tokenRequests: "CBS requests"
+            case .tokenReplies: "CBS replies"
+            case .telemetry(let identity): "telemetry of \(identity)"
+            case .cloudToDevice(let identity): "C2D to \(identity)"
+            case .twinRequests(let identity): "twin requests of \(identity)"
+            case .twinResponses(let identity): "twin responses to \(identity)"
+            case .methodRequests(let identity): "method requests to \(identity)"
+            case .methodResponses(let identity): "method responses of \(identity)"
+            case .serviceCloudToDevice: "service C2D"
+            case .serviceFeedback: "C2D feedback"
+            case .serviceFileNotifications: "file notifications"
+            }
+        }
+    }
+
+    /// The `pn_link_t`, owned by the connection's Proton engine.
+    let link: OpaquePointer
+    let role: Role
+    /// Set once the hub closed its end; nothing more is sent or settled on it.
+    var closed = false
+    /// C2D deliveries in flight (cloud-to-device links), by delivery tag.
+    var cloudToDevice = CloudToDeviceCredit<UInt64>()
+    /// Feedback batches in flight (feedback links), by delivery tag.
+    var feedback: [UInt64: [C2DFeedbackRecord]] = [:]
+
+    init(link: OpaquePointer, role: Role) {
+        self.link = link
+        self.role = role
+    }
+}
