@@ -27,7 +27,7 @@ public enum DisconnectReason: Sendable, Hashable, CustomStringConvertible {
     case unauthorized(String)
     /// The network failed (DNS, TCP, TLS, keep-alive).
     case networkError(String)
-    /// The hub is throttling or unavailable (CONNACK 3).
+    /// The hub is throttling or unavailable (MQTT's CONNACK 3).
     case throttled
     /// The hub closed the connection (another connection took over, device deleted, hub restart).
     case closedByHub

@@ -1,10 +1,11 @@
 import IoTHubProtocol
 
-/// A device (or module) connected to IoT Hub over MQTT: telemetry, cloud-to-device messages, twins and direct
+/// A device (or module) connected to IoT Hub: telemetry, cloud-to-device messages, twins and direct
 /// methods.
 ///
 /// A client runs on a ``DeviceEventLoop`` (``DeviceEventLoop/shared`` unless ``DeviceClientOptions/eventLoop``
-/// says otherwise) and keeps no thread of its own. It reconnects by its ``RetryPolicy``, renews its SAS token
+/// says otherwise) and keeps no thread of its own. It speaks MQTT unless ``DeviceClientOptions/transport`` says
+/// otherwise. It reconnects by its ``RetryPolicy``, renews its SAS token
 /// before it expires, and keeps messages in a bounded queue while offline.
 ///
 /// ```swift
@@ -146,8 +147,9 @@ public final class DeviceClient: Sendable {
         self.identity = identity
         self.hostName = hostName
         self.eventLoop = options.eventLoop ?? DeviceEventLoop.shared
-        let core = DeviceClientCore(loop: eventLoop, identity: identity, hostName: hostName, credential: credential,
-                                    options: options, tls: tls)
+        let transport = try options.transport.make(DeviceTransportContext(loop: eventLoop, options: options, tls: tls))
+        let core = try DeviceClientCore(identity: identity, hostName: hostName, credential: credential,
+                                        options: options, clock: eventLoop, transport: transport)
         self.core = LoopHandoff(core)
         self.itemIds = core.itemIds
     }
@@ -174,7 +176,7 @@ public final class DeviceClient: Sendable {
         defer { timer.cancel() }
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
-                eventLoop.execute { core.value.connect(waiter: id, continuation) }
+                eventLoop.execute { core.value.connect(waiter: id) { continuation.resume(with: $0) } }
             }
         } onCancel: {
             eventLoop.execute { core.value.connectTimedOut(waiter: id) }
@@ -186,7 +188,7 @@ public final class DeviceClient: Sendable {
     public func close() async {
         let core = self.core
         await withCheckedContinuation { continuation in
-            eventLoop.execute { core.value.close(continuation) }
+            eventLoop.execute { core.value.close { continuation.resume() } }
         }
     }
 
@@ -201,7 +203,7 @@ public final class DeviceClient: Sendable {
 
     // MARK: Telemetry
 
-    /// Sends a device-to-cloud message and returns when the hub has acknowledged it (PUBACK).
+    /// Sends a device-to-cloud message and returns when the hub has acknowledged it (MQTT's PUBACK).
     ///
     /// While the client is reconnecting the message waits in the outbound queue and goes out after the
     /// reconnect, at least once. When the queue is full, ``DeviceClientOptions/queue`` decides: wait for room,
@@ -214,13 +216,11 @@ public final class DeviceClient: Sendable {
         guard message.size <= IoTHubMessage.maximumDeviceToCloudSize else {
             throw DeviceClientError.tooLarge(size: message.size, limit: IoTHubMessage.maximumDeviceToCloudSize)
         }
-        let topic = DeviceTopic.telemetry(message.telemetryPropertyBag).topic(for: identity)
-        let payload = message.body
         let core = self.core
         let id = itemIds.make()
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
-                eventLoop.execute { core.value.send(topic: topic, payload: payload, id: id, continuation: continuation) }
+                eventLoop.execute { core.value.send(message, id: id) { continuation.resume(with: $0) } }
             }
         } onCancel: {
             eventLoop.execute { core.value.cancelSend(id: id) }
@@ -237,14 +237,14 @@ public final class DeviceClient: Sendable {
     }
 
     private func subscribedStream<Element: Sendable>(
-        _ subscription: DeviceSubscription, _ makeStream: @escaping @Sendable (DeviceClientCore) -> AsyncStream<Element>
+        _ feature: DeviceFeature, _ makeStream: @escaping @Sendable (DeviceClientCore) -> AsyncStream<Element>
     ) async -> AsyncStream<Element> {
         let core = self.core
         let box = StreamBox<Element>()
         await withCheckedContinuation { continuation in
             eventLoop.execute {
                 box.stream = makeStream(core.value)
-                core.value.enable(subscription, then: continuation)
+                core.value.enable(feature) { continuation.resume() }
             }
         }
         return box.stream ?? AsyncStream { $0.finish() }
@@ -290,7 +290,7 @@ public final class DeviceClient: Sendable {
     private func twinRequest(reported: [UInt8]?) async throws -> DeviceClientCore.TwinResponse {
         let core = self.core
         return try await withCheckedThrowingContinuation { continuation in
-            eventLoop.execute { core.value.twinRequest(reported: reported, continuation: continuation) }
+            eventLoop.execute { core.value.twinRequest(reported: reported) { continuation.resume(with: $0) } }
         }
     }
 
@@ -310,7 +310,7 @@ public final class DeviceClient: Sendable {
     private func setHandler(_ name: String?, _ handler: MethodHandler?) async {
         let core = self.core
         await withCheckedContinuation { continuation in
-            eventLoop.execute { core.value.setMethodHandler(name, handler, then: continuation) }
+            eventLoop.execute { core.value.setMethodHandler(name, handler) { continuation.resume() } }
         }
     }
 }

@@ -5,7 +5,9 @@ import Logging
 /// The defaults suit a device on the internet talking to Azure IoT Hub; for the local companion hub set
 /// ``trust`` to its CA file, or ``plainTCPPort`` for its opt-in plain MQTT port.
 public struct DeviceClientOptions: Sendable {
-    /// MQTT keep-alive in seconds (the hub drops a connection silent for 1.5 × this).
+    /// The protocol the client speaks to the hub (``DeviceClientTransport/mqtt`` unless set).
+    public var transport: DeviceClientTransport = .mqtt
+    /// Keep-alive in seconds (the hub drops a connection silent for 1.5 × this).
     public var keepAlive: Int = 60
     /// How reconnects back off, and when they stop.
     public var retryPolicy = RetryPolicy()
@@ -27,7 +29,7 @@ public struct DeviceClientOptions: Sendable {
     /// message waits in the queue until it is acknowledged, the client gives up reconnecting, or the sending task
     /// is cancelled.
     public var operationTimeout: Duration = .seconds(60)
-    /// How long one connection attempt may take, from DNS to CONNACK, before it counts as failed.
+    /// How long one connection attempt may take, from DNS until the hub accepts it, before it counts as failed.
     public var connectTimeout: Duration = .seconds(30)
     /// The local address to connect from (for example to spread many clients over 127.0.0.x).
     public var bindAddress: String?

@@ -9,7 +9,8 @@ final class ItemIdentifiers: Sendable {
     func make() -> UInt64 { next.add(1, ordering: .relaxed).oldValue }
 }
 
-/// A message on its way to the hub: telemetry, a twin request or a method response.
+/// An operation on its way to the hub: telemetry, a twin request or a method response. Protocol-neutral: the
+/// transport turns the operation into topics or links when it sends it.
 struct OutboundItem: Sendable {
     enum Kind: Sendable, Hashable {
         case telemetry
@@ -18,12 +19,17 @@ struct OutboundItem: Sendable {
     }
 
     let id: UInt64
-    let topic: String
-    let payload: [UInt8]
-    let kind: Kind
+    let operation: DeviceTransportOperation
 
-    /// What the item costs against the byte bound.
-    var size: Int { topic.utf8.count + payload.count }
+    var kind: Kind {
+        switch operation {
+        case .telemetry: .telemetry
+        case .twinGet(let requestId), .twinPatchReported(let requestId, _): .twinRequest(requestId: requestId)
+        case .methodResponse: .methodResponse
+        }
+    }
+
+    var size: Int { operation.size }
 }
 
 /// The client's bounded outbound queue: items waiting to be sent, and items handed to the connection and not yet
@@ -45,7 +51,7 @@ struct OutboundQueue {
     let maximumBytes: Int
     private var waiting: [OutboundItem] = []
     private var head = 0
-    private(set) var inFlight: [Int32: OutboundItem] = [:]
+    private(set) var inFlight: [DeviceTransportTag: OutboundItem] = [:]
     private(set) var bytes = 0
 
     init(maximumMessages: Int, maximumBytes: Int) {
@@ -116,14 +122,14 @@ struct OutboundQueue {
         bytes += item.size
     }
 
-    /// Records that `item` was handed to the connection as message `messageId`.
-    mutating func sent(_ item: OutboundItem, messageId: Int32) {
-        inFlight[messageId] = item
+    /// Records that `item` was handed to the transport, which named it `tag`.
+    mutating func sent(_ item: OutboundItem, tag: DeviceTransportTag) {
+        inFlight[tag] = item
     }
 
-    /// The item acknowledged by message id, removed from the queue.
-    mutating func acknowledge(_ messageId: Int32) -> OutboundItem? {
-        guard let item = inFlight.removeValue(forKey: messageId) else { return nil }
+    /// The item the transport acknowledged as `tag`, removed from the queue.
+    mutating func acknowledge(_ tag: DeviceTransportTag) -> OutboundItem? {
+        guard let item = inFlight.removeValue(forKey: tag) else { return nil }
         bytes -= item.size
         return item
     }
@@ -144,8 +150,8 @@ struct OutboundQueue {
             bytes -= item.size
             return item
         }
-        if let (messageId, item) = inFlight.first(where: { $0.value.id == id }) {
-            inFlight[messageId] = nil
+        if let (tag, item) = inFlight.first(where: { $0.value.id == id }) {
+            inFlight[tag] = nil
             bytes -= item.size
             return item
         }

@@ -62,7 +62,8 @@ final class MosquittoConnection: DeviceLoopSocketHandler {
     init(settings: Settings, loop: DeviceEventLoop) throws(DeviceClientError) {
         _ = Self.libraryInitialized
         guard let handle = mosquitto_new(settings.clientId, false, nil) else {
-            throw .mqtt(code: MOSQ_ERR_NOMEM.rawValue, message: "mosquitto_new failed (out of memory or file descriptors)")
+            throw .transportFailure(code: Int(MOSQ_ERR_NOMEM.rawValue),
+                                    message: "mosquitto_new failed (out of memory or file descriptors)")
         }
         self.handle = handle
         self.loop = loop
@@ -79,7 +80,7 @@ final class MosquittoConnection: DeviceLoopSocketHandler {
         let rc = mosquitto_username_pw_set(handle, settings.username, settings.password)
         guard rc == MOSQ_ERR_SUCCESS.rawValue else {
             mosquitto_destroy(handle)
-            throw .mqtt(code: rc, message: Self.describe(rc))
+            throw .transportFailure(code: Int(rc), message: Self.describe(rc))
         }
         installCallbacks()
     }
@@ -181,7 +182,9 @@ final class MosquittoConnection: DeviceLoopSocketHandler {
         let rc = payload.withUnsafeBytes { bytes in
             mosquitto_publish(handle, &messageId, topic, Int32(bytes.count), bytes.baseAddress, qos, false)
         }
-        guard rc == MOSQ_ERR_SUCCESS.rawValue else { return .failure(.mqtt(code: rc, message: Self.describe(rc))) }
+        guard rc == MOSQ_ERR_SUCCESS.rawValue else {
+            return .failure(.transportFailure(code: Int(rc), message: Self.describe(rc)))
+        }
         afterIO(rc)
         return .success(messageId)
     }
@@ -192,7 +195,9 @@ final class MosquittoConnection: DeviceLoopSocketHandler {
         guard !finished, !connecting else { return .failure(.notConnected) }
         var messageId: Int32 = 0
         let rc = mosquitto_subscribe(handle, &messageId, filter, qos)
-        guard rc == MOSQ_ERR_SUCCESS.rawValue else { return .failure(.mqtt(code: rc, message: Self.describe(rc))) }
+        guard rc == MOSQ_ERR_SUCCESS.rawValue else {
+            return .failure(.transportFailure(code: Int(rc), message: Self.describe(rc)))
+        }
         afterIO(rc)
         return .success(messageId)
     }
@@ -281,11 +286,4 @@ final class MosquittoConnection: DeviceLoopSocketHandler {
     static func describeConnAck(_ code: Int32) -> String {
         mosquitto_connack_string(code).map { String(cString: $0) } ?? "CONNACK \(code)"
     }
-}
-
-/// Carries a loop-confined object through a `@Sendable` closure that runs on that loop (or, for the connector,
-/// while the loop provably does not touch the object: between `connect()` and `connectReturned`).
-struct LoopHandoff<Value: AnyObject>: @unchecked Sendable {
-    let value: Value
-    init(_ value: Value) { self.value = value }
 }

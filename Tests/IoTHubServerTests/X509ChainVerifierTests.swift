@@ -1,5 +1,5 @@
 import Foundation
-import IoTHubProtocol
+import IoTHubServer
 import IoTHubTestSupport
 import Testing
 
