@@ -17,6 +17,8 @@ struct MQTTListener: Service {
     let tls: NIOSSLContext?
     var configuration = MQTTEndpointConfiguration()
     let logger: Logger
+    /// Told the port once bound (the configured one, or the one the system chose for port 0).
+    var bound: (@Sendable (Int) -> Void)?
 
     /// Builds the child pipeline of one device connection: [TLS] → packet codec → connection handler, once the
     /// hub's ``ConnectionAdmission`` admits it; a connection it refuses (too many not yet authenticated, the
@@ -75,6 +77,8 @@ struct MQTTListener: Service {
                 return Self.initialize(channel, services: services, tls: tls, configuration: configuration, logger: logger)
             }
             .bind(host: host, port: port).get()
+        let port = server.localAddress?.port ?? port
+        bound?(port)
         logger.info("MQTT listening", metadata: ["address": "\(host):\(port)", "tls": "\(tls != nil)"])
         await withGracefulShutdownHandler {
             try? await server.closeFuture.get()

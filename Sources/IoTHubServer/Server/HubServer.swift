@@ -31,7 +31,8 @@ public final class HubServer: Sendable {
         self.logger = logger
     }
 
-    /// Opens the data directory (creating it on first start) and checks that every port is free.
+    /// Opens the data directory (creating it on first start) and checks that every port is free. A port of 0
+    /// lets the system choose one when the hub runs; ``boundPort(_:)`` reports it.
     public static func start(_ configuration: HubConfiguration, logger: Logger) async throws -> HubServer {
         let data = try await HubDataDirectory.open(configuration)
         do {
@@ -77,12 +78,17 @@ public final class HubServer: Sendable {
             .init(address: .hostname(configuration.bindAddress, port: port), serverName: "iothub", backlog: 1024,
                   availableConnectionsDelegate: MaximumAvailableConnections(http.maximumConnections, logger: logger))
         }
+        let bound = self.bound
+        func report(_ endpoint: HubEndpoint) -> @Sendable (any Channel) async -> Void {
+            { channel in bound.withLockedValue { $0[endpoint] = channel.localAddress?.port } }
+        }
         var applications: [any Service] = [
             Application(router: router, server: try .tls(http1, tlsConfiguration: tls),
-                        configuration: listener(configuration.httpsPort), logger: logger),
+                        configuration: listener(configuration.httpsPort), onServerRunning: report(.https), logger: logger),
         ]
         if let port = configuration.plainHTTPPort {
-            applications.append(Application(router: router, server: http1, configuration: listener(port), logger: logger))
+            applications.append(Application(router: router, server: http1, configuration: listener(port),
+                                            onServerRunning: report(.http), logger: logger))
         }
         applications.append(MaintenanceService(events: services.events, logger: logger))
         // Listed last so that graceful shutdown (in reverse order) ends device sessions first.
@@ -91,12 +97,12 @@ public final class HubServer: Sendable {
         mqttTLS.certificateVerification = .optionalVerification
         applications.append(MQTTListener(services: services, host: configuration.bindAddress, port: configuration.mqttsPort,
                                          tls: try NIOSSLContext(configuration: mqttTLS), configuration: configuration.mqtt,
-                                         logger: logger))
+                                         logger: logger, bound: { port in bound.withLockedValue { $0[.mqtts] = port } }))
         if let port = configuration.plainMQTTPort {
             applications.append(MQTTListener(services: services, host: configuration.bindAddress, port: port, tls: nil,
-                                             configuration: configuration.mqtt, logger: logger))
+                                             configuration: configuration.mqtt, logger: logger,
+                                             bound: { port in bound.withLockedValue { $0[.mqtt] = port } }))
         }
-        let bound = self.bound
         applications.append(AMQPListener(services: services, host: configuration.bindAddress, port: configuration.amqpsPort,
                                          tls: try NIOSSLContext(configuration: mqttTLS), configuration: configuration.amqp,
                                          logger: logger, bound: { port in bound.withLockedValue { $0[.amqps] = port } }))
@@ -155,7 +161,15 @@ public final class HubServer: Sendable {
 }
 
 /// The hub's listeners, for ``HubServer/boundPort(_:)``.
-public enum HubEndpoint: String, Sendable, Hashable {
+public enum HubEndpoint: String, Sendable, Hashable, CaseIterable {
+    /// HTTPS: the service REST API and the device HTTPS API.
+    case https
+    /// Plain HTTP.
+    case http
+    /// MQTT over TLS.
+    case mqtts
+    /// Plain MQTT.
+    case mqtt
     /// AMQP over TLS.
     case amqps
     /// Plain AMQP.

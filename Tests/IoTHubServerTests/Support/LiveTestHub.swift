@@ -3,7 +3,7 @@ import IoTHubProtocol
 import Logging
 @testable import IoTHubServer
 
-/// A whole hub in this process on free ports (plain MQTT, MQTT over TLS, HTTPS and plain HTTP), with a
+/// A whole hub in this process on ports the system chose (MQTT, HTTP and AMQP, plain and TLS), with a
 /// configuration the test adjusts, for tests that need real sockets.
 final class LiveTestHub: Sendable {
     let server: HubServer
@@ -14,28 +14,31 @@ final class LiveTestHub: Sendable {
     let amqpPort: Int
 
     static func start(_ adjust: (inout HubConfiguration) -> Void = { _ in }) async throws -> LiveTestHub {
-        let ports = try RawTCPConnection.freePorts(5)
+        // Every port 0: the system chooses and the hub reports what it bound, so nothing races for a guessed port.
         var configuration = HubConfiguration(dataDirectory: TestProcess.temporaryDirectory(), hostName: "hub.test",
-                                             mqttsPort: ports[0], httpsPort: ports[1], plainMQTTPort: ports[2],
-                                             plainHTTPPort: ports[3])
+                                             mqttsPort: 0, httpsPort: 0, plainMQTTPort: 0, plainHTTPPort: 0)
         configuration.amqpsPort = 0
-        configuration.plainAMQPPort = ports[4]
+        configuration.plainAMQPPort = 0
         adjust(&configuration)
         var logger = Logger(label: "live-test-hub")
         logger.logLevel = .error
         let server = try await HubServer.start(configuration, logger: logger)
         let task = Task { try await server.run() }
-        var attempts = 0
-        while !RawTCPConnection.isAccepting(port: ports[3]), attempts < 500 {
-            attempts += 1
-            try await Task.sleep(for: .milliseconds(10))
+        var ports: [HubEndpoint: Int] = [:]
+        for endpoint in [HubEndpoint.http, .mqtt, .amqp] {
+            guard let port = await server.waitForPort(endpoint) else {
+                await server.shutdown()
+                throw HubError(.serverError, "the test hub's \(endpoint) listener did not start")
+            }
+            ports[endpoint] = port
         }
+        var attempts = 0
         // The MQTT port: one probe that the hub is seen to admit and to let go, so that no probe still counts as a
         // connection waiting to authenticate when the test starts.
         var probe: RawTCPConnection?
         while probe == nil, attempts < 1_000 {
             attempts += 1
-            probe = try? RawTCPConnection(port: ports[2])
+            probe = try? RawTCPConnection(port: ports[.mqtt]!)
             if probe == nil { try await Task.sleep(for: .milliseconds(10)) }
         }
         while server.services.admission.openConnections == 0, attempts < 2_000 {
@@ -44,7 +47,7 @@ final class LiveTestHub: Sendable {
         }
         probe?.close()
         while server.services.admission.openConnections > 0 { try await Task.sleep(for: .milliseconds(5)) }
-        return LiveTestHub(server: server, task: task, mqttPort: ports[2], httpPort: ports[3], amqpPort: ports[4])
+        return LiveTestHub(server: server, task: task, mqttPort: ports[.mqtt]!, httpPort: ports[.http]!, amqpPort: ports[.amqp]!)
     }
 
     private init(server: HubServer, task: Task<Void, Error>, mqttPort: Int, httpPort: Int, amqpPort: Int) {
