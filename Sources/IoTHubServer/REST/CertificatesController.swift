@@ -57,36 +57,31 @@ struct CertificatesController {
 
     func register(on router: Router<HubRequestContext>) {
         let certificates = hub.certificates
-        router.get("certificates") { request, _ in
-            try hub.authenticator.authorize(request, requires: [.registryRead])
+        let (read, write) = (router.requiring([.registryRead], hub), router.requiring([.registryWrite], hub))
+        read.get("certificates") { request, _ in
             return try JSONResponse.make(ListBody(value: try await certificates.list().map(Description.init)))
         }
-        router.get("certificates/:name") { request, context in
-            try hub.authenticator.authorize(request, requires: [.registryRead])
+        read.get("certificates/:name") { request, context in
             let record = try await certificates.get(try context.identifier("name"))
             return try JSONResponse.make(Description(record), etag: record.etag)
         }
-        router.put("certificates/:name") { request, context in
-            try hub.authenticator.authorize(request, requires: [.registryWrite])
+        write.put("certificates/:name") { request, context in
             let body = try await request.decodeJSON(UploadBody.self, context: context)
             let record = try await certificates.upload(try context.identifier("name"), certificate: body.properties.certificate,
                                                        verified: body.properties.isVerified ?? false, ifMatch: request.ifMatch)
             return try JSONResponse.make(Description(record), etag: record.etag)
         }
-        router.post("certificates/:name/generateVerificationCode") { request, context in
-            try hub.authenticator.authorize(request, requires: [.registryWrite])
+        write.post("certificates/:name/generateVerificationCode") { request, context in
             let record = try await certificates.generateVerificationCode(try context.identifier("name"), ifMatch: request.ifMatch)
             return try JSONResponse.make(Description(record), etag: record.etag)
         }
-        router.post("certificates/:name/verify") { request, context in
-            try hub.authenticator.authorize(request, requires: [.registryWrite])
+        write.post("certificates/:name/verify") { request, context in
             let body = try await request.decodeJSON(VerifyBody.self, context: context)
             let record = try await certificates.verify(try context.identifier("name"), proof: body.certificate,
                                                        ifMatch: request.ifMatch)
             return try JSONResponse.make(Description(record), etag: record.etag)
         }
-        router.delete("certificates/:name") { request, context in
-            try hub.authenticator.authorize(request, requires: [.registryWrite])
+        write.delete("certificates/:name") { request, context in
             try await certificates.delete(try context.identifier("name"), ifMatch: request.ifMatch)
             return Response(status: .ok)
         }

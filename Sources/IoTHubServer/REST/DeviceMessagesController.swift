@@ -16,7 +16,7 @@ struct DeviceMessagesController {
             router.get(RouterPath(base + "/messages/deviceBound")) { request, context in
                 try await self.receive(request, context: context)
             }
-            router.post(RouterPath(base + "/messages/deviceBound")) { request, context in
+            router.requiring([.serviceConnect], hub).post(RouterPath(base + "/messages/deviceBound")) { request, context in
                 try await self.send(request, context: context)
             }
             router.delete(RouterPath(base + "/messages/deviceBound/:lockToken")) { request, context in
@@ -60,7 +60,6 @@ struct DeviceMessagesController {
     /// Headers: `iothub-messageid`, `iothub-correlationid`, `iothub-userid`, `iothub-ack` (none, positive, negative,
     /// full), `iothub-ttl` (seconds), `content-type`, `content-encoding`, `iothub-app-{name}`. Answers 204.
     func send(_ request: Request, context: HubRequestContext) async throws -> Response {
-        try hub.authenticator.authorize(request, requires: [.serviceConnect])
         var message = IoTHubMessage(body: try await request.bodyBytes(limit: C2DLimits.maximumSize + 1))
         try await hub.throttle.admitRequest(.cloudToDeviceSend, messageBytes: message.body.count)
         var acknowledgement = C2DAcknowledgement.none

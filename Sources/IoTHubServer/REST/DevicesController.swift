@@ -7,38 +7,37 @@ struct DevicesController {
     let hub: HubServices
 
     func register(on router: Router<HubRequestContext>) {
-        router.put("devices/:deviceId") { request, context in
+        let (read, write) = (router.requiring([.registryRead], hub), router.requiring([.registryWrite], hub))
+        write.put("devices/:deviceId") { request, context in
             try await self.put(request, context: context, identity: DeviceIdentity(deviceId: try context.identityComponent("deviceId")))
         }
-        router.get("devices/:deviceId") { request, context in
+        read.get("devices/:deviceId") { request, context in
             try await self.get(request, identity: DeviceIdentity(deviceId: try context.identityComponent("deviceId")))
         }
-        router.delete("devices/:deviceId") { request, context in
+        write.delete("devices/:deviceId") { request, context in
             try await self.delete(request, identity: DeviceIdentity(deviceId: try context.identityComponent("deviceId")))
         }
-        router.put("devices/:deviceId/modules/:moduleId") { request, context in
+        write.put("devices/:deviceId/modules/:moduleId") { request, context in
             try await self.put(request, context: context, identity: try Self.module(context))
         }
-        router.get("devices/:deviceId/modules/:moduleId") { request, context in
+        read.get("devices/:deviceId/modules/:moduleId") { request, context in
             try await self.get(request, identity: try Self.module(context))
         }
-        router.delete("devices/:deviceId/modules/:moduleId") { request, context in
+        write.delete("devices/:deviceId/modules/:moduleId") { request, context in
             try await self.delete(request, identity: try Self.module(context))
         }
-        router.get("devices/:deviceId/modules") { request, context in
-            try hub.authenticator.authorize(request, requires: [.registryRead])
+        read.get("devices/:deviceId/modules") { request, context in
             try await hub.throttle.admitRequest(.registry)
             let deviceId = try context.identityComponent("deviceId")
             _ = try await hub.registry.get(DeviceIdentity(deviceId: deviceId))
             return try JSONResponse.make(try await hub.store.modules(of: deviceId).map(DeviceJSON.init))
         }
-        router.get("devices") { request, _ in
-            try hub.authenticator.authorize(request, requires: [.registryRead])
+        read.get("devices") { request, _ in
             try await hub.throttle.admitRequest(.registry)
             let top = request.uri.queryParameters.get("top", as: Int.self) ?? 1000
             return try JSONResponse.make(try await hub.registry.list(limit: top).map(DeviceJSON.init))
         }
-        router.post("devices") { request, context in
+        write.post("devices") { request, context in
             try await self.bulk(request, context: context)
         }
     }
@@ -48,7 +47,6 @@ struct DevicesController {
     }
 
     func put(_ request: Request, context: HubRequestContext, identity: DeviceIdentity) async throws -> Response {
-        try hub.authenticator.authorize(request, requires: [.registryWrite])
         try await hub.throttle.admitRequest(.registry)
         let body = try await request.decodeJSON(DeviceJSON.self, context: context)
         let record = try await hub.registry.createOrUpdate(try body.request(for: identity), ifMatch: request.ifMatch)
@@ -56,14 +54,12 @@ struct DevicesController {
     }
 
     func get(_ request: Request, identity: DeviceIdentity) async throws -> Response {
-        try hub.authenticator.authorize(request, requires: [.registryRead])
         try await hub.throttle.admitRequest(.registry)
         let record = try await hub.registry.get(identity)
         return try JSONResponse.make(DeviceJSON(record), etag: record.etag)
     }
 
     func delete(_ request: Request, identity: DeviceIdentity) async throws -> Response {
-        try hub.authenticator.authorize(request, requires: [.registryWrite])
         try await hub.throttle.admitRequest(.registry)
         try await hub.registry.delete(identity, condition: ETagCondition(ifMatch: request.ifMatch))
         return Response(status: .noContent)
@@ -71,7 +67,6 @@ struct DevicesController {
 
     /// `POST /devices`: up to 100 create, update or delete operations; each succeeds or fails on its own.
     func bulk(_ request: Request, context: HubRequestContext) async throws -> Response {
-        try hub.authenticator.authorize(request, requires: [.registryWrite])
         try await hub.throttle.admitRequest(.registry)
         let operations = try await request.decodeJSON([BulkDeviceJSON].self, context: context)
         guard operations.count <= 100 else {

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HTTPTypes
 import IoTHubProtocol
+import Logging
 
 /// Turns every failure into IoT Hub's error response: the status of the error code, an `iothub-errorcode`
 /// header, and the JSON body the official SDKs read:
@@ -19,6 +20,7 @@ public struct IoTHubErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return try await next(request, context)
         } catch let error as HubError {
             metrics?.error(error.code, protocol: "https")
+            Self.log(error, request: request, logger: context.logger)
             return Self.response(for: error)
         } catch let error as HTTPError {
             let code: IoTHubErrorCode = switch error.status.code {
@@ -28,12 +30,29 @@ public struct IoTHubErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             case 400..<500: .argumentInvalid
             default: .serverError
             }
-            var response = Self.response(for: HubError(code, error.body ?? error.status.reasonPhrase))
+            let hubError = HubError(code, error.body ?? error.status.reasonPhrase)
+            Self.log(hubError, request: request, logger: context.logger, status: error.status.code)
+            var response = Self.response(for: hubError)
             if error.status.code == 404 || error.status.code == 405 { response.status = error.status }
             return response
         } catch {
             context.logger.error("request failed", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
             return Self.response(for: HubError(.serverError, "the hub failed to process the request; retry"))
+        }
+    }
+
+    /// Every refusal leaves a line with its reason: 4xx at info (the caller's mistake, which its operator may need
+    /// to see), 5xx at error. The Authorization header is never logged.
+    static func log(_ error: HubError, request: Request, logger: Logger, status: Int? = nil) {
+        let status = status ?? error.code.httpStatus
+        let metadata: Logger.Metadata = [
+            "method": "\(request.method)", "path": "\(request.uri.path)", "status": "\(status)",
+            "errorCode": "\(error.code.rawValue)", "reason": "\(error.message)",
+        ]
+        if status >= 500 {
+            logger.error("request failed", metadata: metadata)
+        } else {
+            logger.info("request refused", metadata: metadata)
         }
     }
 

@@ -20,8 +20,7 @@ struct MonitorController {
     var heartbeatInterval: Duration = .seconds(5)
 
     func register(on router: Router<HubRequestContext>) {
-        router.get("monitor/events") { request, _ in
-            try hub.authenticator.authorize(request, requires: [.serviceConnect])
+        router.requiring([.serviceConnect], hub).get("monitor/events") { request, _ in
             let query = request.uri.queryParameters
             let deviceId = query["deviceId"].map(String.init)
             let limit = query.get("limit", as: Int.self)

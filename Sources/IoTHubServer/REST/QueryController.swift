@@ -12,9 +12,8 @@ struct QueryController {
     static let scanBatch = 500
 
     func register(on router: Router<HubRequestContext>) {
-        router.post("devices/query") { request, context in
-            // IoT Hub's documentation names ServiceConnect ("run queries") and RegistryRead (query the registry).
-            try hub.authenticator.authorize(request, requires: [.registryRead, .serviceConnect])
+        // IoT Hub's documentation names ServiceConnect ("run queries") and RegistryRead (query the registry).
+        router.requiring([.registryRead, .serviceConnect], hub).post("devices/query") { request, context in
             try await hub.throttle.admitRequest(.query)
             let body = try TwinService.parse(try await request.bodyBytes(limit: 64 * 1024))
             guard let text = body["query"]?.stringValue else { throw HubError.invalid("the body needs a \"query\" string") }

@@ -15,14 +15,12 @@ struct StatisticsController {
     }
 
     func register(on router: Router<HubRequestContext>) {
-        router.get("statistics/devices") { request, _ in
-            try hub.authenticator.authorize(request, requires: [.registryRead])
+        router.requiring([.registryRead], hub).get("statistics/devices") { _, _ in
             let counts = try await hub.store.deviceCounts()
             return try JSONResponse.make(RegistryStatistics(totalDeviceCount: counts.total, enabledDeviceCount: counts.enabled,
                                                             disabledDeviceCount: counts.disabled))
         }
-        router.get("statistics/service") { request, _ in
-            try hub.authenticator.authorize(request, requires: [.serviceConnect])
+        router.requiring([.serviceConnect], hub).get("statistics/service") { _, _ in
             return try JSONResponse.make(ServiceStatistics(connectedDeviceCount: hub.presence.count))
         }
     }

@@ -7,10 +7,10 @@ struct TwinsController {
     let hub: HubServices
 
     func register(on router: Router<HubRequestContext>) {
+        // IoT Hub: every back-end twin operation needs ServiceConnect.
+        let router = router.requiring([.serviceConnect], hub)
         for path in ["twins/:deviceId", "twins/:deviceId/modules/:moduleId"] {
             router.get(RouterPath(path)) { request, context in
-                // IoT Hub: every back-end twin operation needs ServiceConnect.
-                try hub.authenticator.authorize(request, requires: [.serviceConnect])
                 try await hub.throttle.admitRequest(.twinRead)
                 let view = try await hub.twins.serviceView(try Self.identity(context))
                 return Self.response(view)
@@ -37,7 +37,6 @@ struct TwinsController {
     }
 
     func update(_ request: Request, context: HubRequestContext, replace: Bool) async throws -> Response {
-        try hub.authenticator.authorize(request, requires: [.serviceConnect])
         let bytes = try await request.bodyBytes(limit: 1 << 20)
         try await hub.throttle.admitRequest(.twinUpdate, messageBytes: bytes.count)
         let body = try TwinService.parse(bytes)
@@ -48,7 +47,6 @@ struct TwinsController {
     /// `POST /twins/{id}/methods`: `{"methodName","payload","responseTimeoutInSeconds","connectTimeoutInSeconds"}`
     /// → `{"status","payload"}`.
     func invoke(_ request: Request, context: HubRequestContext) async throws -> Response {
-        try hub.authenticator.authorize(request, requires: [.serviceConnect])
         let bytes = try await request.bodyBytes(limit: DirectMethodLimits.maximumPayloadSize + 4096)
         // Methods are metered by payload, in 4 KB chunks.
         try await hub.throttle.admitRequest(.methodInvoke, cost: ThrottledOperation.methodInvoke.cost(payloadBytes: bytes.count),
