@@ -80,9 +80,19 @@ let package = Package(
             "SampleSupport", "IoTHubDevice", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Samples/x509-device"),
 
-        // MARK: The companion hub.
+        // MARK: The companion hub: a protocol-neutral core (services, store, sessions; no NIO or Hummingbird), and
+        // the server with its protocol heads (MQTT, AMQP, REST) on SwiftNIO.
+        .target(name: "IoTHubCore", dependencies: [
+            "IoTHubProtocol", "CSQLite", "COpenSSL",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "X509", package: "swift-certificates"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "SwiftASN1", package: "swift-asn1"),
+        ]),
         .target(name: "IoTHubServer", dependencies: [
-            "IoTHubProtocol", "MQTTCore", "CSQLite", "CProton",
+            "IoTHubCore", "IoTHubProtocol", "MQTTCore", "CSQLite", "CProton",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -113,7 +123,7 @@ let package = Package(
         .testTarget(name: "IoTHubProtocolTests", dependencies: ["IoTHubProtocol", "IoTHubTestSupport"]),
         .testTarget(name: "MQTTCoreTests", dependencies: ["MQTTCore"]),
         .testTarget(name: "IoTHubServerTests", dependencies: [
-            "IoTHubServer", "iothub", "IoTHubTestSupport",
+            "IoTHubServer", "IoTHubCore", "iothub", "IoTHubTestSupport",
             .product(name: "NIOEmbedded", package: "swift-nio"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),

@@ -1,6 +1,7 @@
 import Foundation
 import IoTHubProtocol
 import Testing
+@testable import IoTHubCore
 @testable import IoTHubServer
 
 /// Hostile input on the AMQP endpoint: each gets a clear AMQP answer, and other connections and devices carry on.

@@ -1,6 +1,7 @@
 import Foundation
 import IoTHubProtocol
 import Testing
+@testable import IoTHubCore
 @testable import IoTHubServer
 
 /// uamqp, Microsoft's AMQP client, as an independent device and back end against the hub's AMQP endpoint (5671's

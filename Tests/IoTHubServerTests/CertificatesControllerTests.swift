@@ -5,6 +5,7 @@ import HummingbirdTesting
 import IoTHubProtocol
 import IoTHubTestSupport
 import Testing
+@testable import IoTHubCore
 @testable import IoTHubServer
 
 /// CA certificates over REST with IoT Hub's proof of possession; CAs and proofs made by `openssl` in the test.

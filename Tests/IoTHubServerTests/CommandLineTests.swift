@@ -1,6 +1,7 @@
 import Foundation
 import IoTHubProtocol
 import Testing
+@testable import IoTHubCore
 @testable import IoTHubServer
 
 /// The `iothub` admin verbs against a running hub, as an operator uses them.

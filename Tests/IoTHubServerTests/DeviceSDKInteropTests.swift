@@ -1,6 +1,7 @@
 import Foundation
 import IoTHubProtocol
 import Testing
+@testable import IoTHubCore
 @testable import IoTHubServer
 
 /// The official `azure-iot-device` package (MQTT over TLS on 8883) against our hub, with `azure-iot-hub` as the

@@ -4,6 +4,7 @@ import HummingbirdTesting
 import HTTPTypes
 import IoTHubProtocol
 import Testing
+@testable import IoTHubCore
 @testable import IoTHubServer
 
 @Suite("REST: devices and statistics")

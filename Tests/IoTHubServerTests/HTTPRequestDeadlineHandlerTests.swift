@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import NIOEmbedded
 import Testing
+@testable import IoTHubCore
 @testable import IoTHubServer
 
 /// The HTTP listeners' deadlines on an embedded channel, with its manual clock.

@@ -1,6 +1,7 @@
 import Foundation
 import IoTHubProtocol
 import Testing
+@testable import IoTHubCore
 @testable import IoTHubServer
 
 @Suite("hub authenticator")

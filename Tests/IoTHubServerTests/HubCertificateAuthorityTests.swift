@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import IoTHubCore
 @testable import IoTHubServer
 
 @Suite("hub certificate authority")

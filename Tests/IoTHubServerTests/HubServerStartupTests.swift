@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import Testing
+@testable import IoTHubCore
 @testable import IoTHubServer
 
 @Suite("hub startup")

@@ -3,6 +3,7 @@ import Glibc
 import IoTHubProtocol
 import MQTTCore
 import Testing
+@testable import IoTHubCore
 @testable import IoTHubServer
 
 /// The hostile probe's findings against a whole hub on real sockets.

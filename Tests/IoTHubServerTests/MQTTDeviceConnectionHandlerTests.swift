@@ -3,6 +3,7 @@ import IoTHubProtocol
 import MQTTCore
 import NIOCore
 import Testing
+@testable import IoTHubCore
 @testable import IoTHubServer
 
 /// The hub's MQTT head through its production pipeline on a testing channel: bytes in, exact bytes out.

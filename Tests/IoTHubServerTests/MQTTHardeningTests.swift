@@ -4,6 +4,7 @@ import MQTTCore
 import NIOCore
 import NIOEmbedded
 import Testing
+@testable import IoTHubCore
 @testable import IoTHubServer
 
 /// What a hostile probe of the MQTT head found, on the production pipeline over a testing channel (manual clock).

@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdTesting
 import IoTHubProtocol
 import Testing
+@testable import IoTHubCore
 @testable import IoTHubServer
 
 @Suite("REST: twin queries")

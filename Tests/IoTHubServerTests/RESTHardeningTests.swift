@@ -4,6 +4,7 @@ import HummingbirdTesting
 import HTTPTypes
 import IoTHubProtocol
 import Testing
+@testable import IoTHubCore
 @testable import IoTHubServer
 
 /// What a hostile probe of the REST API found: token scope, ids with NUL, empty `If-Match`, and the permission each

@@ -2,6 +2,7 @@ import Foundation
 import IoTHubProtocol
 import Logging
 import Testing
+@testable import IoTHubCore
 @testable import IoTHubServer
 
 @Suite("registry service")

@@ -1,6 +1,7 @@
 import Foundation
 import IoTHubProtocol
 import Testing
+@testable import IoTHubCore
 @testable import IoTHubServer
 
 /// The official `azure-iot-hub` package's C2D sends (uamqp, AMQP over TLS on 5671) against our hub.

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import IoTHubCore
 @testable import IoTHubServer
 
 /// The official `azure-iot-hub` package against our hub over HTTPS on 443.

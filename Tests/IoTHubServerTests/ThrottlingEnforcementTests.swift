@@ -5,6 +5,7 @@ import HTTPTypes
 import IoTHubProtocol
 import MQTTCore
 import Testing
+@testable import IoTHubCore
 @testable import IoTHubServer
 
 /// The tier's throttles as the heads enforce them: REST answers 429 ThrottlingException, MQTT twin requests get

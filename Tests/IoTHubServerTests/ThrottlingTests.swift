@@ -1,6 +1,7 @@
 import Foundation
 import IoTHubProtocol
 import Testing
+@testable import IoTHubCore
 @testable import IoTHubServer
 
 /// One published number: `rate` per second (or per minute when `perMinute`) for `operation` on `units` of `tier`.

@@ -1,6 +1,7 @@
 import Foundation
 import IoTHubProtocol
 import Testing
+@testable import IoTHubCore
 @testable import IoTHubServer
 
 /// The official azure-iot-device package with its X509 credential object against the hub's MQTT/TLS endpoint:

@@ -3,6 +3,7 @@ import IoTHubProtocol
 import MQTTCore
 import NIOSSL
 import Testing
+@testable import IoTHubCore
 @testable import IoTHubServer
 
 /// A device authenticated by certificate gets exactly the rights of its identity: it cannot publish or subscribe

@@ -217,7 +217,7 @@ extension AMQPConnectionHandler {
     /// in `IoThub-methodname`.
     func sendMethodRequest(_ request: DirectMethodRequest, to identity: DeviceIdentity) {
         guard let state = identities[identity], let requests = link(.methodRequests(identity)) else { return }
-        let uuid = AMQPValue.UUIDBytes(withUnsafeBytes(of: UUID().uuid) { Array($0) })
+        let uuid = AMQPValue.UUIDBytes(parsing: UUID().uuidString)!
         state.methodRequests[uuid] = request.requestId
         var message = AMQPMessage(body: request.payload)
         message.correlationId = .uuid(uuid)

@@ -272,28 +272,13 @@ final class AMQPConnectionHandler: ChannelInboundHandler, DeviceSessionHost {
     @discardableResult
     func send(_ message: AMQPMessage, on link: AMQPLink, settled: Bool = true) -> UInt64 {
         nextTag &+= 1
-        var tag = nextTag.bigEndian
-        let delivery = withUnsafeBytes(of: &tag) { bytes in
-            pn_delivery(link.link, pn_dtag(bytes.baseAddress!.assumingMemoryBound(to: CChar.self), 8))
-        }
-        let encoded = ProtonMessageCodec.encode(message)
-        encoded.withUnsafeBufferPointer { buffer in
-            buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buffer.count) {
-                _ = pn_link_send(link.link, $0, buffer.count)
-            }
-        }
-        pn_link_advance(link.link)
-        if settled, let delivery { pn_delivery_settle(delivery) }
+        ProtonLinkIO.send(ProtonMessageCodec.encode(message), on: link.link, tag: nextTag, settled: settled)
         return nextTag
     }
 
     /// The delivery tag the hub gave a delivery it sent.
     static func tag(of delivery: OpaquePointer) -> UInt64? {
-        let tag = pn_delivery_tag(delivery)
-        guard tag.size == 8, let start = tag.start else { return nil }
-        var value: UInt64 = 0
-        withUnsafeMutableBytes(of: &value) { $0.copyMemory(from: UnsafeRawBufferPointer(start: start, count: 8)) }
-        return UInt64(bigEndian: value)
+        ProtonLinkIO.tag(of: delivery)
     }
 
     /// Settles a delivery the hub received with `outcome`, with an error condition for a rejection.
@@ -308,18 +293,7 @@ final class AMQPConnectionHandler: ChannelInboundHandler, DeviceSessionHost {
 
     /// Reads a whole delivery; `nil` while it is still partial.
     func readDelivery(_ delivery: OpaquePointer, link: OpaquePointer) -> [UInt8]? {
-        guard pn_delivery_readable(delivery), !pn_delivery_partial(delivery) else { return nil }
-        var bytes: [UInt8] = []
-        var chunk = [CChar](repeating: 0, count: 16_384)
-        while true {
-            let count = chunk.withUnsafeMutableBufferPointer { pn_link_recv(link, $0.baseAddress, $0.count) }
-            guard count > 0 else { break }
-            chunk.withUnsafeBufferPointer { buffer in
-                bytes.append(contentsOf: UnsafeRawBufferPointer(start: buffer.baseAddress, count: Int(count)))
-            }
-        }
-        pn_link_advance(link)
-        return bytes
+        ProtonLinkIO.read(delivery, on: link)
     }
 }
 

@@ -90,8 +90,6 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler, DeviceSessionHost
     private var twinResponsesSubscribed = false
     private var cloudToDeviceSubscribed = false
     private var cloudToDevice: MQTTCloudToDeviceWindow
-    private var cloudToDeviceFetching = false
-    private var cloudToDeviceWanted = false
     private var cloudToDeviceTimer: Scheduled<Void>?
 
     /// The client certificate chain of the TLS handshake (empty for plain TCP or a device that sent none).
@@ -664,23 +662,17 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler, DeviceSessionHost
     /// Locks and delivers queued C2D messages while the device is subscribed and the window has room.
     func deliverCloudToDevice() {
         guard state == .connected, cloudToDeviceSubscribed, let context else { return }
-        guard !cloudToDeviceFetching else {
-            cloudToDeviceWanted = true
-            return
-        }
-        cloudToDevice.expire(before: context.eventLoop.now - configuration.cloudToDeviceLock)
-        let room = cloudToDevice.available
+        // The window's free places are the device's credit, as an AMQP link's credit is.
+        let room = cloudToDevice.startFetch(now: context.eventLoop.now, lock: configuration.cloudToDeviceLock)
         guard room > 0 else { return }
-        cloudToDeviceFetching = true
-        cloudToDeviceWanted = false
         let (service, identity) = (services.cloudToDevice, identity)
         let lock = configuration.cloudToDeviceLock
         context.eventLoop.makeFutureWithTask {
             try await service.lock(identity, maximum: room, lockDuration: Double(lock.nanoseconds) / 1e9)
         }.assumeIsolated().whenComplete { [self] result in
-            cloudToDeviceFetching = false
             switch result {
             case .success(let envelopes):
+                let again = cloudToDevice.fetched(envelopes.count, requested: room)
                 guard state == .connected, cloudToDeviceSubscribed else {
                     return abandon(envelopes.compactMap(\.lockToken))
                 }
@@ -692,8 +684,9 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler, DeviceSessionHost
                                               packetId: packetId)))
                 }
                 scheduleCloudToDeviceLockCheck()
-                if cloudToDeviceWanted || envelopes.count == room { deliverCloudToDevice() }
+                if again { deliverCloudToDevice() }
             case .failure(let error):
+                _ = cloudToDevice.fetched(0, requested: room)
                 logger.warning("cloud-to-device delivery failed; retrying", metadata: ["error": "\(error)"])
                 scheduleCloudToDeviceLockCheck(after: .seconds(5))
             }

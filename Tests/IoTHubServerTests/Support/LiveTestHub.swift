@@ -1,6 +1,7 @@
 import Foundation
 import IoTHubProtocol
 import Logging
+@testable import IoTHubCore
 @testable import IoTHubServer
 
 /// A whole hub in this process on ports the system chose (MQTT, HTTP and AMQP, plain and TLS), with a

@@ -4,6 +4,7 @@ import MQTTCore
 import NIOCore
 import NIOEmbedded
 import NIOSSL
+@testable import IoTHubCore
 @testable import IoTHubServer
 
 /// The hub's production MQTT pipeline (codec + connection handler) on an `NIOAsyncTestingChannel`, driven with

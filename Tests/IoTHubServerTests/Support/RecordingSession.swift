@@ -1,5 +1,6 @@
 import IoTHubProtocol
 import NIOConcurrencyHelpers
+@testable import IoTHubCore
 @testable import IoTHubServer
 
 /// A device session that records what the hub asked of it.

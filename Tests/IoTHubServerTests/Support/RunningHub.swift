@@ -3,6 +3,7 @@ import Glibc
 import IoTHubTestSupport
 import Logging
 import Synchronization
+@testable import IoTHubCore
 @testable import IoTHubServer
 
 /// A hub running in this process on the official SDKs' fixed ports (443 HTTPS, 8883 MQTT over TLS, 5671 AMQP over TLS), over a fresh

@@ -1,6 +1,7 @@
 import Foundation
 import IoTHubProtocol
 import Logging
+@testable import IoTHubCore
 @testable import IoTHubServer
 
 /// Hub services on a fresh store, with the default policies.

@@ -1,7 +1,7 @@
 import Foundation
 import IoTHubProtocol
 import Logging
-import NIOConcurrencyHelpers
+import Synchronization
 
 /// One C2D feedback record, as IoT Hub sends them in batches on `/messages/servicebound/feedback`.
 public struct C2DFeedbackRecord: Sendable, Hashable {
@@ -21,7 +21,7 @@ public final class CloudToDeviceService: Sendable {
     /// Deliveries before a message is dead-lettered.
     public let maximumDeliveryCount: Int
     let metrics: HubMetrics?
-    private let feedback = NIOLockedValueBox<[C2DFeedbackRecord]>([])
+    private let feedback = Mutex<[C2DFeedbackRecord]>([])
     private static let feedbackBacklog = 10_000
 
     public init(store: any HubStore, presence: PresenceDirectory, logger: Logger,
@@ -93,7 +93,7 @@ public final class CloudToDeviceService: Sendable {
 
     /// Takes up to `maximum` pending feedback records, oldest first.
     public func takeFeedback(maximum: Int = 500) -> [C2DFeedbackRecord] {
-        feedback.withLockedValue { records in
+        feedback.withLock { records in
             let batch = Array(records.prefix(maximum))
             records.removeFirst(batch.count)
             return batch
@@ -103,7 +103,7 @@ public final class CloudToDeviceService: Sendable {
     /// Puts back records taken with ``takeFeedback(maximum:)`` that a back end did not accept, ahead of newer ones.
     public func returnFeedback(_ records: [C2DFeedbackRecord]) {
         guard !records.isEmpty else { return }
-        feedback.withLockedValue { pending in
+        feedback.withLock { pending in
             pending.insert(contentsOf: records, at: 0)
             if pending.count > Self.feedbackBacklog { pending.removeLast(pending.count - Self.feedbackBacklog) }
         }
@@ -115,7 +115,7 @@ public final class CloudToDeviceService: Sendable {
         let record = C2DFeedbackRecord(
             originalMessageId: envelope.message.systemProperties.messageId ?? "", deviceGenerationId: generationId,
             deviceId: envelope.identity.deviceId, enqueuedTime: now, status: status, description: status.rawValue)
-        feedback.withLockedValue { records in
+        feedback.withLock { records in
             records.append(record)
             if records.count > Self.feedbackBacklog { records.removeFirst(records.count - Self.feedbackBacklog) }
         }

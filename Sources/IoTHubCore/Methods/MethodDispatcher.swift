@@ -1,7 +1,7 @@
 import Foundation
 import IoTHubProtocol
 import Logging
-import NIOConcurrencyHelpers
+import Synchronization
 
 /// Delivers direct method calls to connected devices and matches their answers, with IoT Hub's timeouts.
 ///
@@ -18,7 +18,7 @@ public final class MethodDispatcher: Sendable {
     /// The length of one "second" of the timeouts; tests shorten it.
     let second: Duration
     let metrics: HubMetrics?
-    private let state = NIOLockedValueBox<(nextId: UInt64, pending: [String: Pending])>((1, [:]))
+    private let state = Mutex<(nextId: UInt64, pending: [String: Pending])>((1, [:]))
 
     /// - Parameter second: the length of one second of the timeouts (tests shorten it).
     public init(presence: PresenceDirectory, logger: Logger, second: Duration = .seconds(1), metrics: HubMetrics? = nil) {
@@ -45,7 +45,7 @@ public final class MethodDispatcher: Sendable {
         }
         guard !name.isEmpty else { throw HubError.invalid("methodName is empty") }
         let session = try await waitForSession(identity, seconds: connectTimeout)
-        let requestId = state.withLockedValue { state -> String in
+        let requestId = state.withLock { state -> String in
             defer { state.nextId += 1 }
             return String(state.nextId, radix: 16)
         }
@@ -56,7 +56,7 @@ public final class MethodDispatcher: Sendable {
         }
         defer { timeout.cancel() }
         return try await withCheckedThrowingContinuation { continuation in
-            state.withLockedValue { $0.pending[requestId] = Pending(identity: identity, continuation: continuation) }
+            state.withLock { $0.pending[requestId] = Pending(identity: identity, continuation: continuation) }
             session.sendMethodRequest(DirectMethodRequest(name: name, requestId: requestId, payload: payload))
             metrics?.messageSent(kind: "method_request")
         }
@@ -66,7 +66,7 @@ public final class MethodDispatcher: Sendable {
     /// that request id (late, duplicate or forged answers are dropped).
     @discardableResult
     public func complete(_ response: DirectMethodResponse, from identity: DeviceIdentity) -> Bool {
-        let matches = state.withLockedValue { $0.pending[response.requestId]?.identity == identity }
+        let matches = state.withLock { $0.pending[response.requestId]?.identity == identity }
         guard matches else {
             logger.debug("unmatched method response", metadata: ["identity": "\(identity)", "rid": "\(response.requestId)"])
             return false
@@ -76,18 +76,18 @@ public final class MethodDispatcher: Sendable {
 
     /// Fails every call waiting on `identity` (its connection ended) with 404103 as IoT Hub does.
     public func connectionEnded(_ identity: DeviceIdentity) {
-        let ids = state.withLockedValue { state in state.pending.filter { $0.value.identity == identity }.map(\.key) }
+        let ids = state.withLock { state in state.pending.filter { $0.value.identity == identity }.map(\.key) }
         for id in ids {
             finish(id, with: .failure(HubError(.deviceNotOnline, "'\(identity.clientId)' disconnected before answering")))
         }
     }
 
     /// Calls in flight.
-    public var pendingCount: Int { state.withLockedValue { $0.pending.count } }
+    public var pendingCount: Int { state.withLock { $0.pending.count } }
 
     @discardableResult
     private func finish(_ requestId: String, with result: Result<DirectMethodResponse, Error>) -> Bool {
-        guard let pending = state.withLockedValue({ $0.pending.removeValue(forKey: requestId) }) else { return false }
+        guard let pending = state.withLock({ $0.pending.removeValue(forKey: requestId) }) else { return false }
         switch result {
         case .success: metrics?.methodCall(outcome: "ok")
         case .failure(let error): metrics?.methodCall(outcome: (error as? HubError)?.code.name ?? "error")

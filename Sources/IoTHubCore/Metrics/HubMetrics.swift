@@ -1,6 +1,6 @@
 import CoreMetrics
 import IoTHubProtocol
-import NIOConcurrencyHelpers
+import Synchronization
 import Prometheus
 
 /// The hub's metrics, through swift-metrics, into a Prometheus registry owned by this hub (served at `/metrics`).
@@ -11,7 +11,7 @@ public final class HubMetrics: Sendable {
     /// The registry `/metrics` renders.
     public let registry: PrometheusCollectorRegistry
     let factory: PrometheusMetricsFactory
-    private let counters = NIOLockedValueBox<[String: CoreMetrics.Counter]>([:])
+    private let counters = Mutex<[String: CoreMetrics.Counter]>([:])
     private let connected: CoreMetrics.Meter
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
@@ -23,7 +23,7 @@ public final class HubMetrics: Sendable {
     /// A counter by name and labels, created once.
     func counter(_ name: String, _ dimensions: [(String, String)]) -> CoreMetrics.Counter {
         let key = name + dimensions.map { "|\($0.0)=\($0.1)" }.joined()
-        return counters.withLockedValue { table in
+        return counters.withLock { table in
             if let existing = table[key] { return existing }
             let counter = CoreMetrics.Counter(label: name, dimensions: dimensions, factory: factory)
             table[key] = counter

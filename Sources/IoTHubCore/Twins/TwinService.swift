@@ -84,14 +84,14 @@ public struct TwinService: Sendable {
         metrics?.messageSent(kind: "desired_patch")
     }
 
-    static func parse(_ body: [UInt8]) throws -> JSONValue {
+    package static func parse(_ body: [UInt8]) throws -> JSONValue {
         do { return try JSONValue(parsing: body) } catch {
             throw HubError.invalid("the twin body is not valid JSON: \(error)")
         }
     }
 
     /// Reads a stored twin; the empty document of a new identity becomes a fresh twin.
-    static func decode(_ document: String, record: DeviceRecord) throws -> Twin {
+    package static func decode(_ document: String, record: DeviceRecord) throws -> Twin {
         let value = try JSONValue(parsing: document)
         if case .object(let object) = value, object.isEmpty {
             return Twin(createdAt: Timestamps.timestamp(record.statusUpdatedTime))
@@ -99,12 +99,12 @@ public struct TwinService: Sendable {
         return try Twin(parsing: value)
     }
 
-    static func encode(_ twin: Twin) -> String {
+    package static func encode(_ twin: Twin) -> String {
         JSONValue.object(twin.serviceJSON).serialized()
     }
 
     /// IoT Hub's twin document for the service: identity members around the twin's own.
-    static func serviceView(_ twin: Twin, record: DeviceRecord) -> JSONObject {
+    package static func serviceView(_ twin: Twin, record: DeviceRecord) -> JSONObject {
         var view: JSONObject = ["deviceId": .string(record.identity.deviceId)]
         if let moduleId = record.identity.moduleId { view["moduleId"] = .string(moduleId) }
         view["etag"] = .string(twin.etag)
@@ -132,8 +132,8 @@ public struct TwinService: Sendable {
 }
 
 /// Registry times as IoT Hub writes them: never-set times are `0001-01-01T00:00:00Z`.
-enum DeviceTime {
-    static func format(_ date: Date) -> String {
+package enum DeviceTime {
+    package static func format(_ date: Date) -> String {
         date.timeIntervalSince1970 <= 0 ? "0001-01-01T00:00:00Z" : Timestamps.iso8601(date)
     }
 }

@@ -5,21 +5,23 @@
 /// A message is locked in the store while it is in flight. A lock that expires before the device settles the
 /// message makes it deliverable again (at least once), so entries older than the lock are dropped by
 /// ``expire(before:)`` and free their place. Times are any monotonic reading (the head's clock).
-struct CloudToDeviceCredit<Key: Hashable> {
-    struct Delivery {
-        var lockToken: String
-        var sentAt: Duration
+package struct CloudToDeviceCredit<Key: Hashable> {
+    package struct Delivery {
+        package var lockToken: String
+        package var sentAt: Duration
     }
 
-    private(set) var inFlight: [Key: Delivery] = [:]
+    package private(set) var inFlight: [Key: Delivery] = [:]
     /// A fetch from the store is under way.
-    private(set) var fetching = false
+    package private(set) var fetching = false
     /// More messages were announced while a fetch was under way.
     private var wanted = false
 
+    package init() {}
+
     /// How many messages to lock now, given what the device will take (`credit`); 0 while a fetch is under way
     /// (it is remembered and ``fetched(_:requested:)`` says to fetch again).
-    mutating func startFetch(credit: Int, now: Duration, lock: Duration) -> Int {
+    package mutating func startFetch(credit: Int, now: Duration, lock: Duration) -> Int {
         expire(before: now - lock)
         guard !fetching else {
             wanted = true
@@ -32,31 +34,31 @@ struct CloudToDeviceCredit<Key: Hashable> {
     }
 
     /// A fetch ended with `count` of `requested` messages; `true` when another fetch should follow at once.
-    mutating func fetched(_ count: Int, requested: Int) -> Bool {
+    package mutating func fetched(_ count: Int, requested: Int) -> Bool {
         fetching = false
         return wanted || (requested > 0 && count == requested)
     }
 
     /// Records a delivery sent under `key`.
-    mutating func sent(_ key: Key, lockToken: String, now: Duration) {
+    package mutating func sent(_ key: Key, lockToken: String, now: Duration) {
         inFlight[key] = Delivery(lockToken: lockToken, sentAt: now)
     }
 
     /// The lock token the device settled with `key`, if that delivery is in flight.
-    mutating func settled(_ key: Key) -> String? {
+    package mutating func settled(_ key: Key) -> String? {
         inFlight.removeValue(forKey: key)?.lockToken
     }
 
     /// Drops deliveries sent before `deadline` (their locks have expired); returns how many.
     @discardableResult
-    mutating func expire(before deadline: Duration) -> Int {
+    package mutating func expire(before deadline: Duration) -> Int {
         let stale = inFlight.filter { $0.value.sentAt < deadline }.map(\.key)
         for key in stale { inFlight[key] = nil }
         return stale.count
     }
 
     /// Empties the state, returning the lock tokens still held (to abandon).
-    mutating func removeAll() -> [String] {
+    package mutating func removeAll() -> [String] {
         defer { inFlight.removeAll() }
         return inFlight.values.map(\.lockToken)
     }
