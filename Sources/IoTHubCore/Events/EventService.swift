@@ -15,6 +15,8 @@ public final class EventService: Sendable {
     /// The most bytes the log keeps; the oldest messages go first.
     public let maximumBytes: Int64
     let metrics: HubMetrics?
+    /// Wakes readers of the log (monitor streams, consumers) when this process appends.
+    public let signal = EventLogSignal()
 
     public init(store: any HubStore, retention: TimeInterval = 86_400, maximumBytes: Int64 = 1 << 30, logger: Logger,
                 metrics: HubMetrics? = nil) {
@@ -52,10 +54,11 @@ public final class EventService: Sendable {
         stamped.systemProperties.enqueuedTime = Timestamps.iso8601(now)
         stamped.systemProperties.messageSource = "Telemetry"
         let logger = self.logger
-        let metrics = self.metrics
+        let (metrics, signal) = (self.metrics, self.signal)
         store.appendEvent(identity: identity, enqueuedTime: now, message: stamped) { result in
             switch result {
             case .success(let sequence):
+                signal.appended(sequence)
                 metrics?.messageReceived(protocol: protocolName)
                 completion(.success(sequence))
             case .failure(let error):

@@ -96,14 +96,12 @@ public final class MethodDispatcher: Sendable {
         return true
     }
 
+    /// Waits for the device to be connected and subscribed to methods, woken by presence changes (no polling).
     private func waitForSession(_ identity: DeviceIdentity, seconds: Int) async throws -> any DeviceSession {
         let deadline = ContinuousClock.now + second * seconds
-        while true {
-            if let session = presence.session(for: identity), session.acceptsMethods { return session }
-            guard ContinuousClock.now < deadline else {
-                throw HubError(.deviceNotOnline, "'\(identity.clientId)' is not connected or not subscribed to methods")
-            }
-            try await Task.sleep(for: min(.milliseconds(100), second / 10))
+        guard let session = await presence.waitForSession(identity, until: deadline, where: { $0.acceptsMethods }) else {
+            throw HubError(.deviceNotOnline, "'\(identity.clientId)' is not connected or not subscribed to methods")
         }
+        return session
     }
 }

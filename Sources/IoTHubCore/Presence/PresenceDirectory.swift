@@ -8,6 +8,7 @@ import Synchronization
 public final class PresenceDirectory: Sendable {
     private let sessions = Mutex<[DeviceIdentity: any DeviceSession]>([:])
     private let metrics: HubMetrics?
+    private let changes = PresenceChanges()
 
     public init(metrics: HubMetrics? = nil) {
         self.metrics = metrics
@@ -23,7 +24,24 @@ public final class PresenceDirectory: Sendable {
             return previous
         }
         if let previous, previous !== session { previous.end(.takenOver) }
+        if let observable = session as? any ObservableDeviceSession {
+            let identity = session.identity
+            observable.onSubscriptionsChanged { [weak self] in self?.changes.changed(identity) }
+        }
+        changes.changed(session.identity)
         return previous
+    }
+
+    /// Waits until `identity` has a session that satisfies `isReady`, checking at each change of its presence or
+    /// subscriptions; `nil` when none does by `deadline`.
+    public func waitForSession(_ identity: DeviceIdentity, until deadline: ContinuousClock.Instant,
+                               where isReady: @escaping @Sendable (any DeviceSession) -> Bool) async -> (any DeviceSession)? {
+        while true {
+            let generation = changes.generation(of: identity)
+            if let session = session(for: identity), isReady(session) { return session }
+            guard ContinuousClock.now < deadline else { return nil }
+            await changes.wait(for: identity, after: generation, until: deadline)
+        }
     }
 
     /// Removes `session` if it is still the registered one; `true` when it was.

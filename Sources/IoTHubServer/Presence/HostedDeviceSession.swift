@@ -15,7 +15,7 @@ protocol DeviceSessionHost: AnyObject {
 /// services may ask of it, from any thread.
 ///
 /// Every request hops onto the connection's event loop; after the identity's session ended, requests are dropped.
-final class HostedDeviceSession: DeviceSession {
+final class HostedDeviceSession: ObservableDeviceSession {
     struct Subscriptions: Sendable {
         var desiredProperties = false
         var methods = false
@@ -27,6 +27,7 @@ final class HostedDeviceSession: DeviceSession {
     private let eventLoop: any EventLoop
     private let host: NIOLoopBoundBox<(any DeviceSessionHost)?>
     private let subscriptions = NIOLockedValueBox(Subscriptions())
+    private let changed = NIOLockedValueBox<(@Sendable () -> Void)?>(nil)
 
     /// Must be created on `eventLoop`, the loop of `host`'s channel.
     init(identity: DeviceIdentity, host: any DeviceSessionHost, protocolName: String, eventLoop: any EventLoop) {
@@ -41,6 +42,11 @@ final class HostedDeviceSession: DeviceSession {
 
     func updateSubscriptions(_ update: (inout Subscriptions) -> Void) {
         subscriptions.withLockedValue(update)
+        changed.withLockedValue { $0 }?()
+    }
+
+    func onSubscriptionsChanged(_ callback: @escaping @Sendable () -> Void) {
+        changed.withLockedValue { $0 = callback }
     }
 
     func sendDesiredPropertiesPatch(_ patch: [UInt8], version: Int64) {

@@ -14,8 +14,9 @@ import Synchronization
 /// client that went away is noticed; the stream ends when the hub shuts down. Needs a policy with ServiceConnect.
 struct MonitorController {
     let hub: HubServices
-    /// How long the stream waits before looking for new messages again.
-    var pollInterval: Duration = .milliseconds(100)
+    /// How long the stream waits for the event log's signal before it reads the store anyway (events appended by
+    /// another hub node sharing the store are seen within this).
+    var storeRecheckInterval: Duration = .seconds(1)
     /// How long the stream stays silent before it writes an empty line.
     var heartbeatInterval: Duration = .seconds(5)
 
@@ -33,7 +34,7 @@ struct MonitorController {
                 start = try await hub.events.lastSequenceNumber()
             }
             let events = hub.events
-            let pollInterval = self.pollInterval
+            let recheck = self.storeRecheckInterval
             let heartbeatInterval = self.heartbeatInterval
             var headers = HTTPFields()
             headers[.contentType] = "application/x-ndjson"
@@ -45,6 +46,8 @@ struct MonitorController {
                 let stopping = StopFlag()
                 try await withGracefulShutdownHandler {
                     streaming: while !Task.isCancelled, !stopping.isSet {
+                        // Everything appended up to here is in what the read below returns (or filtered out).
+                        let observed = events.signal.lastAppended
                         let batch = try await events.events(after: cursor, deviceId: deviceId, limit: 200)
                         for event in batch {
                             cursor = event.sequenceNumber
@@ -59,7 +62,7 @@ struct MonitorController {
                                 try await writer.write(ByteBuffer(string: "\n"))
                                 lastWrite = .now
                             }
-                            try? await Task.sleep(for: pollInterval)
+                            await events.signal.wait(after: max(cursor, observed), timeout: min(recheck, heartbeatInterval))
                         }
                     }
                 } onGracefulShutdown: {
