@@ -69,36 +69,29 @@ struct DevicesController {
     func bulk(_ request: Request, context: HubRequestContext) async throws -> Response {
         try await hub.throttle.admitRequest(.registry)
         let operations = try await request.decodeJSON([BulkDeviceJSON].self, context: context)
-        guard operations.count <= 100 else {
+        guard operations.count <= RegistryService.maximumImportOperations else {
             throw HubError.invalid("a bulk registry call takes at most 100 devices, not \(operations.count)")
         }
-        var failures: [BulkResultJSON.Failure] = []
-        for operation in operations {
+        // The wire JSON becomes the core's operations here; one that does not convert fails on its own.
+        var failed: [Int: HubError] = [:]
+        var imports: [(index: Int, operation: RegistryImport)] = []
+        for (index, operation) in operations.enumerated() {
             let identity = DeviceIdentity(deviceId: operation.id, moduleId: operation.moduleId)
             do {
-                let body = DeviceJSON.bulkBody(operation)
-                switch operation.importMode?.lowercased() ?? "create" {
-                case "create":
-                    _ = try await hub.registry.create(try body.request(for: identity))
-                case "update", "createorupdate":
-                    do {
-                        _ = try await hub.registry.update(try body.request(for: identity), condition: .any)
-                    } catch let error as HubError where error.code == .deviceNotFound || error.code == .moduleNotFound {
-                        _ = try await hub.registry.create(try body.request(for: identity))
-                    }
-                case "updateifmatchetag":
-                    _ = try await hub.registry.update(try body.request(for: identity), condition: ETagCondition(ifMatch: operation.eTag))
-                case "delete":
-                    try await hub.registry.delete(identity, condition: .any)
-                case "deleteifmatchetag":
-                    try await hub.registry.delete(identity, condition: ETagCondition(ifMatch: operation.eTag))
-                case let mode:
-                    throw HubError.invalid("importMode '\(mode)' is not supported")
-                }
+                let mode = try RegistryImport.Mode(parsing: operation.importMode)
+                let body = mode == .delete || mode == .deleteIfMatchETag
+                    ? nil : try DeviceJSON.bulkBody(operation).request(for: identity)
+                imports.append((index, RegistryImport(identity: identity, mode: mode, request: body, eTag: operation.eTag)))
             } catch let error as HubError {
-                failures.append(.init(deviceId: operation.id, moduleId: operation.moduleId, errorCode: error.code.name,
-                                      errorStatus: error.message))
+                failed[index] = error
             }
+        }
+        for (position, error) in try await hub.registry.apply(imports.map(\.operation)) {
+            failed[imports[position].index] = error
+        }
+        let failures = failed.sorted { $0.key < $1.key }.map { index, error in
+            BulkResultJSON.Failure(deviceId: operations[index].id, moduleId: operations[index].moduleId,
+                                   errorCode: error.code.name, errorStatus: error.message)
         }
         let status: HTTPResponse.Status = failures.isEmpty ? .ok : .badRequest
         return try JSONResponse.make(BulkResultJSON(isSuccessful: failures.isEmpty, errors: failures, warnings: []), status: status)

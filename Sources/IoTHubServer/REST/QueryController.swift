@@ -8,8 +8,6 @@ import IoTHubProtocol
 /// response headers, as IoT Hub and its SDKs use them).
 struct QueryController {
     let hub: HubServices
-    /// Twins read from the store per step while scanning.
-    static let scanBatch = 500
 
     func register(on router: Router<HubRequestContext>) {
         // IoT Hub's documentation names ServiceConnect ("run queries") and RegistryRead (query the registry).
@@ -21,40 +19,12 @@ struct QueryController {
             do { query = try RegistryQuery(parsing: text) } catch { throw HubError.invalid("\(error)") }
             let maximum = min(max(Int(request.headers[HTTPField.Name("x-ms-max-item-count")!] ?? "") ?? 100, 1), 1000)
             let start = try request.headers[HTTPField.Name("x-ms-continuation")!].map(Self.decodeContinuation)
-            let (items, next) = try await run(query, after: start, maximum: maximum)
+            let (items, next) = try await hub.twins.query(query, after: start, maximum: maximum)
             var headers = HTTPFields()
             headers[HTTPField.Name("x-ms-item-type")!] = query.selection == .all ? "twin" : "json"
             if let next { headers[HTTPField.Name("x-ms-continuation")!] = Self.encodeContinuation(next) }
             return JSONResponse.raw(JSONValue.array(items).serializedBytes(), headers: headers)
         }
-    }
-
-    /// Runs `query` from `cursor`; returns up to `maximum` rows and the cursor to continue from, if any.
-    func run(_ query: RegistryQuery, after cursor: DeviceIdentity?, maximum: Int) async throws
-        -> (items: [JSONValue], next: DeviceIdentity?)
-    {
-        var cursor = cursor
-        var items: [JSONValue] = []
-        var count = 0
-        let includeModules = query.source == .modules
-        while true {
-            let page = try await hub.store.twins(after: cursor, includeModules: includeModules, limit: Self.scanBatch)
-            for (record, document) in page {
-                cursor = record.identity
-                if includeModules && record.identity.moduleId == nil { continue }
-                let view = JSONValue.object(TwinService.serviceView(try TwinService.decode(document, record: record), record: record))
-                guard query.matches(view) else { continue }
-                if case .count = query.selection {
-                    count += 1
-                    continue
-                }
-                items.append(query.project(view))
-                if items.count == maximum { return (items, cursor) }
-            }
-            if page.count < Self.scanBatch { break }
-        }
-        if case .count(let alias) = query.selection { return ([.object([alias: .integer(Int64(count))])], nil) }
-        return (items, nil)
     }
 
     static func encodeContinuation(_ identity: DeviceIdentity) -> String {
