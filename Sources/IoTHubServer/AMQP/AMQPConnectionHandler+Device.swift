@@ -125,15 +125,9 @@ extension AMQPConnectionHandler {
         let resource = request.messageAnnotations["resource"]?.text ?? ""
         switch (operation, resource) {
         case ("GET", _):
-            let twins = services.twins
-            runTwinRequest(state, correlationId: correlationId, throttledAs: .twinRead) {
-                (200, try await twins.deviceView(identity), nil)
-            }
+            runTwinRequest(state, correlationId: correlationId, .get)
         case ("PATCH", "/properties/reported"):
-            let (twins, body) = (services.twins, request.bodyBytes)
-            runTwinRequest(state, correlationId: correlationId, throttledAs: .twinUpdate, bytes: body.count) {
-                (204, [], try await twins.patchReported(identity, body: body))
-            }
+            runTwinRequest(state, correlationId: correlationId, .patchReported(request.bodyBytes))
         case ("PUT", "/notifications/twin/properties/desired"), ("DELETE", "/notifications/twin/properties/desired"):
             let subscribe = operation == "PUT"
             state.session.updateSubscriptions { $0.desiredProperties = subscribe }
@@ -145,48 +139,27 @@ extension AMQPConnectionHandler {
         }
     }
 
-    private func runTwinRequest(_ state: AMQPIdentity, correlationId: AMQPValue?, throttledAs throttled: ThrottledOperation,
-                                bytes: Int = 0, _ operation: @escaping @Sendable () async throws -> (Int, [UInt8], Int64?)) {
+    /// At most ``AMQPEndpointConfiguration/maximumPendingTwinRequests`` per identity run at once; the core applies
+    /// the tier's twin throttles.
+    private func runTwinRequest(_ state: AMQPIdentity, correlationId: AMQPValue?, _ request: TwinRequest) {
         let identity = state.identity
         guard state.pendingTwinRequests < configuration.maximumPendingTwinRequests else {
             return answerTwin(identity, correlationId: correlationId, error: HubError(.throttlingException,
                 "more than \(configuration.maximumPendingTwinRequests) twin requests in progress for '\(identity)'; wait for the answers"))
         }
-        var delay = Duration.zero
-        let throttle = services.throttle
-        if !throttle.isUnlimited {
-            let decision = throttle.decide(throttled)
-            switch decision {
-            case .allow: break
-            case .delay(let shaped): delay = shaped
-            case .reject:
-                return answerTwin(identity, correlationId: correlationId,
-                                  error: decision.error(for: throttled) ?? HubError(.throttlingException, "throttled"))
-            }
-            _ = throttle.meterMessages(bytes: bytes)
-        }
         state.pendingTwinRequests += 1
-        let shaping = delay
-        perform({ () async throws -> (Int, [UInt8], Int64?) in
-            if shaping > .zero { try await Task.sleep(for: shaping) }
-            return try await operation()
-        }) { [self] result in
+        let services = self.services
+        perform({ await services.answer(request, from: identity, protocol: Self.protocolName) }) { [self] result in
             state.pendingTwinRequests -= 1
-            switch result {
-            case .success(let (status, body, version)):
-                answerTwin(identity, correlationId: correlationId, status: status, version: version, body: body)
-            case .failure(let error):
-                answerTwin(identity, correlationId: correlationId, error: error as? HubError ?? HubError(.serverError, "\(error)"))
-            }
+            guard case .success(let answer) = result else { return }
+            answerTwin(identity, correlationId: correlationId, status: answer.status, version: answer.version, body: answer.body)
         }
     }
 
     private func answerTwin(_ identity: DeviceIdentity, correlationId: AMQPValue?, error: HubError) {
         services.metrics.error(error.code, protocol: Self.protocolName)
-        let body = JSONValue.object([
-            "errorCode": .integer(Int64(error.code.rawValue)), "message": .string(error.message),
-        ]).serializedBytes()
-        answerTwin(identity, correlationId: correlationId, status: error.code.httpStatus, version: nil, body: body)
+        let answer = TwinAnswer(error)
+        answerTwin(identity, correlationId: correlationId, status: answer.status, version: nil, body: answer.body)
     }
 
     private func answerTwin(_ identity: DeviceIdentity, correlationId: AMQPValue?, status: Int, version: Int64?, body: [UInt8]) {

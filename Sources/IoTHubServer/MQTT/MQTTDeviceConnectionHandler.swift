@@ -434,15 +434,10 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler, DeviceSessionHost
             shapeTelemetry(IoTHubMessage(body: publish.payload, propertyBag: bag), ticket: ticket)
         case .twinGet(let requestId):
             acknowledge(ticket)
-            let (twins, identity) = (services.twins, identity)
-            respondToTwinRequest(requestId, throttledAs: .twinRead) { (200, try await twins.deviceView(identity), nil) }
+            respondToTwinRequest(requestId, .get)
         case .twinReportedPatch(let requestId):
             acknowledge(ticket)
-            let (twins, identity, body) = (services.twins, identity, publish.payload)
-            respondToTwinRequest(requestId, throttledAs: .twinUpdate, bytes: body.count) {
-                let version = try await twins.patchReported(identity, body: body)
-                return (204, [], version)
-            }
+            respondToTwinRequest(requestId, .patchReported(publish.payload))
         case .methodResponse(let status, let requestId):
             acknowledge(ticket)
             services.methods.complete(DirectMethodResponse(status: status, requestId: requestId, payload: publish.payload),
@@ -520,11 +515,9 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler, DeviceSessionHost
     }
 
     /// Runs a twin request and publishes its answer. At most ``MQTTEndpointConfiguration/maximumPendingTwinRequests``
-    /// run at once: reading stops at that many, and a request read beyond it is answered 429 at once.
-    /// The tier's twin throttle applies too: shaped requests wait (holding their place), and requests beyond
-    /// the shaping window or the daily quota are answered 429 or 403 as IoT Hub answers them.
-    private func respondToTwinRequest(_ requestId: String, throttledAs throttled: ThrottledOperation, bytes: Int = 0,
-                                      _ operation: @escaping @Sendable () async throws -> (Int, [UInt8], Int64?)) {
+    /// run at once: reading stops at that many, and a request read beyond it is answered 429 at once. The core
+    /// applies the tier's twin throttles (shaped requests wait, holding their place).
+    private func respondToTwinRequest(_ requestId: String, _ request: TwinRequest) {
         guard let context else { return }
         guard pendingTwinRequests < configuration.maximumPendingTwinRequests else {
             return publishTwinError(HubError(.throttlingException,
@@ -532,43 +525,22 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler, DeviceSessionHost
                                              + "on this connection; wait for the answers before sending more"),
                                     requestId: requestId)
         }
-        var delay = Duration.zero
-        let throttle = services.throttle
-        if !throttle.isUnlimited {
-            let decision = throttle.decide(throttled)
-            switch decision {
-            case .allow: break
-            case .delay(let shaped): delay = shaped
-            case .reject:
-                return publishTwinError(decision.error(for: throttled) ?? HubError(.throttlingException, "throttled"),
-                                        requestId: requestId)
-            }
-            _ = throttle.meterMessages(bytes: bytes)
-        }
         pendingTwinRequests += 1
         updateReading()
-        let shapingDelay = delay
-        context.eventLoop.makeFutureWithTask { () async throws -> (Int, [UInt8], Int64?) in
-            if shapingDelay > .zero { try await Task.sleep(for: shapingDelay) }
-            return try await operation()
-        }.assumeIsolated().whenComplete { [self] result in
+        let (services, identity) = (self.services, self.identity)
+        context.eventLoop.makeFutureWithTask {
+            await services.answer(request, from: identity, protocol: Self.protocolName)
+        }.assumeIsolated().whenSuccess { [self] answer in
             pendingTwinRequests -= 1
-            switch result {
-            case .success(let (status, body, version)):
-                publishTwinResponse(status: status, requestId: requestId, version: version, body: body)
-            case .failure(let error):
-                publishTwinError(error as? HubError ?? HubError(.serverError, "\(error)"), requestId: requestId)
-            }
+            publishTwinResponse(status: answer.status, requestId: requestId, version: answer.version, body: answer.body)
             updateReading()
         }
     }
 
     private func publishTwinError(_ error: HubError, requestId: String) {
         services.metrics.error(error.code, protocol: Self.protocolName)
-        let body = JSONValue.object([
-            "errorCode": .integer(Int64(error.code.rawValue)), "message": .string(error.message),
-        ]).serializedBytes()
-        publishTwinResponse(status: error.code.httpStatus, requestId: requestId, version: nil, body: body)
+        let answer = TwinAnswer(error)
+        publishTwinResponse(status: answer.status, requestId: requestId, version: nil, body: answer.body)
     }
 
     private func publishTwinResponse(status: Int, requestId: String, version: Int64?, body: [UInt8]) {
