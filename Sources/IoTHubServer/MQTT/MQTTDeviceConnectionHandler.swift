@@ -63,7 +63,7 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler, DeviceSessionHost
     private var will: MQTTWill?
     private var endReason: SessionEndReason?
     private var clientDisconnected = false
-    private var connectionRecorded: EventLoopFuture<Void>?
+    private var lease: DeviceSessionLease?
     /// The client id of the first CONNECT, for ``MQTTEndpointConfiguration/packetObserver`` (set only when observed).
     private var observedClientId: String?
     /// How the device authenticated (stamped on its telemetry as `iothub-connection-auth-method`).
@@ -333,13 +333,8 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler, DeviceSessionHost
         let session = HostedDeviceSession(identity: identity, host: self, protocolName: Self.protocolName,
                                           eventLoop: context.eventLoop)
         self.session = session
-        services.presence.register(session)
-        services.metrics.connection(protocol: Self.protocolName, accepted: true)
+        lease = services.sessions.opened(session, protocol: Self.protocolName)
         logger.info("device connected", metadata: ["keepAlive": "\(connect.keepAlive)"])
-        let store = services.store
-        connectionRecorded = context.eventLoop.makeFutureWithTask {
-            try await store.recordConnection(identity, state: .connected, at: Date())
-        }
         scheduleKeepAliveCheck()
         let packets = pipelined
         pipelined = []
@@ -733,18 +728,11 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler, DeviceSessionHost
 
     private func sessionEnded() {
         guard let session else { return }
-        let stillCurrent = services.presence.unregister(session)
+        if let lease { services.sessions.closed(lease) }
+        lease = nil
         session.detach()
         self.session = nil
         abandon(cloudToDevice.removeAll())
-        let (store, identity) = (services.store, identity)
-        if stillCurrent {
-            services.methods.connectionEnded(identity)
-            let recorded = connectionRecorded ?? context?.eventLoop.makeSucceededVoidFuture()
-            recorded?.whenComplete { _ in
-                Task { try? await store.recordConnection(identity, state: .disconnected, at: Date()) }
-            }
-        }
         if let will, !clientDisconnected, endReason == nil, case .telemetry(let bag)? = try? DeviceTopic(parsing: will.topic, identity: identity) {
             var message = IoTHubMessage(body: will.payload, propertyBag: bag)
             message.properties["iothub-MessageType"] = "Will"
