@@ -43,7 +43,7 @@ trap cleanup EXIT
 
 echo "main job: starting the hub (SQLite store in $data)"
 "$bin/iothub" serve --data-dir "$data" --hostname localhost --https-port "$https_port" --mqtts-port "$mqtts_port" \
-    --plain-mqtt-port "$mqtt_port" --plain-http-port "$http_port" > "$data/hub.log" 2>&1 &
+    --plain-mqtt-port "$mqtt_port" --plain-http-port "$http_port" --amqps-port 0 > "$data/hub.log" 2>&1 &
 hub_pid=$!
 for _ in $(seq 1 200); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$mqtt_port") 2>/dev/null && (exec 3<>"/dev/tcp/127.0.0.1/$http_port") 2>/dev/null; then
