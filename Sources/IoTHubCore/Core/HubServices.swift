@@ -17,6 +17,8 @@ public struct HubServices: Sendable {
     public let admission: ConnectionAdmission
     /// IoT Hub's throttles and daily quota for the hub's tier (`unlimited` admits everything at no cost).
     public let throttle: HubThrottle
+    /// Session open and close for the protocol heads.
+    public let sessions: DeviceSessionRegistry
     public let logger: Logger
 
     /// - Parameters:
@@ -43,6 +45,7 @@ public struct HubServices: Sendable {
                               metrics: metrics)
         methods = MethodDispatcher(presence: presence, logger: logger, metrics: metrics)
         cloudToDevice = CloudToDeviceService(store: store, presence: presence, logger: logger, metrics: metrics)
+        sessions = DeviceSessionRegistry(store: store, presence: presence, methods: methods, metrics: metrics)
         certificates = CertificateService(store: store, logger: logger)
     }
 }

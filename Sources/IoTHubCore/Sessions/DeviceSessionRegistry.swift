@@ -10,32 +10,51 @@ import IoTHubProtocol
 /// …
 /// services.sessions.closed(lease)   // when the identity's session ends
 /// ```
-public struct DeviceSessionRegistry: Sendable {
-    let services: HubServices
+///
+/// Connection-state records reach the store in the order sessions opened and closed, so a device that reconnects
+/// quickly (close, then open) ends up Connected, never behind a late Disconnected.
+public final class DeviceSessionRegistry: Sendable {
+    private let presence: PresenceDirectory
+    private let methods: MethodDispatcher
+    private let metrics: HubMetrics
+    private let records: AsyncStream<(DeviceIdentity, ConnectionState, Date)>.Continuation
+
+    init(store: any HubStore, presence: PresenceDirectory, methods: MethodDispatcher, metrics: HubMetrics) {
+        self.presence = presence
+        self.methods = methods
+        self.metrics = metrics
+        let (stream, continuation) = AsyncStream<(DeviceIdentity, ConnectionState, Date)>.makeStream()
+        records = continuation
+        // One writer, in submission order; it ends when the registry goes away.
+        Task {
+            for await (identity, state, time) in stream {
+                _ = try? await store.recordConnection(identity, state: state, at: time)
+            }
+        }
+    }
+
+    deinit {
+        records.finish()
+    }
 
     /// Registers a session that authenticated: it takes over any other session of its identity (which ends with
     /// ``SessionEndReason/takenOver``), and the registry records it as connected.
     public func opened(_ session: any DeviceSession, protocol protocolName: String) -> DeviceSessionLease {
-        services.presence.register(session)
-        services.metrics.connection(protocol: protocolName, accepted: true)
-        let (store, identity) = (services.store, session.identity)
-        let recorded = Task { _ = try? await store.recordConnection(identity, state: .connected, at: Date()) }
-        return DeviceSessionLease(session: session, connectionRecorded: recorded)
+        records.yield((session.identity, .connected, Date()))
+        presence.register(session)
+        metrics.connection(protocol: protocolName, accepted: true)
+        return DeviceSessionLease(session: session)
     }
 
     /// Ends a session: if it is still its identity's current one (not taken over), presence forgets it, method
-    /// calls waiting on it fail, and the registry records the disconnect after the connect.
+    /// calls waiting on it fail, and the registry records the disconnect.
     /// - Returns: whether the session was still current.
     @discardableResult
     public func closed(_ lease: DeviceSessionLease) -> Bool {
-        guard services.presence.unregister(lease.session) else { return false }
+        guard presence.unregister(lease.session) else { return false }
         let identity = lease.session.identity
-        services.methods.connectionEnded(identity)
-        let (store, recorded) = (services.store, lease.connectionRecorded)
-        Task {
-            await recorded.value
-            try? await store.recordConnection(identity, state: .disconnected, at: Date())
-        }
+        methods.connectionEnded(identity)
+        records.yield((identity, .disconnected, Date()))
         return true
     }
 }
@@ -43,10 +62,4 @@ public struct DeviceSessionRegistry: Sendable {
 /// An open session, from ``DeviceSessionRegistry/opened(_:protocol:)`` to ``DeviceSessionRegistry/closed(_:)``.
 public struct DeviceSessionLease: Sendable {
     public let session: any DeviceSession
-    let connectionRecorded: Task<Void, Never>
-}
-
-extension HubServices {
-    /// Session open and close for the protocol heads.
-    public var sessions: DeviceSessionRegistry { DeviceSessionRegistry(services: self) }
 }
