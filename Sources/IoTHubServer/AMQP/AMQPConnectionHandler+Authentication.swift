@@ -86,6 +86,7 @@ extension AMQPConnectionHandler {
     /// A `put-token` request arrived on `$cbs`: it is settled at once (the official C SDK fails a device whose
     /// answer comes before the settlement), then checked, then answered on the connection's `$cbs` reply link.
     func handlePutToken(_ delivery: OpaquePointer, bytes: [UInt8], on link: AMQPLink) {
+        observePutToken(bytes)
         settle(delivery, on: link, outcome: UInt64(PN_ACCEPTED))
         pn_link_flow(link.link, 1)
         let request: CBSPutToken
@@ -204,12 +205,7 @@ extension AMQPConnectionHandler {
                                      session: session)
             identities[identity] = state
             markAuthenticated()
-            services.presence.register(session)
-            services.metrics.connection(protocol: Self.protocolName, accepted: true)
-            let store = services.store
-            state.connectionRecorded = context.eventLoop.makeFutureWithTask {
-                try await store.recordConnection(identity, state: .connected, at: Date())
-            }
+            state.lease = services.sessions.opened(session, protocol: Self.protocolName)
             scheduleExpiry(state, context)
             logger.info("device connected", metadata: ["identity": "\(identity)", "identities": "\(identities.count)"])
         }
@@ -286,17 +282,8 @@ extension AMQPConnectionHandler {
         } else {
             for link in links.values where link.role.identity == identity { linkEnded(link) }
         }
-        let session = state.session
-        let stillCurrent = services.presence.unregister(session)
-        session.detach()
-        if stillCurrent {
-            services.methods.connectionEnded(identity)
-            let store = services.store
-            let recorded = state.connectionRecorded ?? context?.eventLoop.makeSucceededVoidFuture()
-            recorded?.whenComplete { _ in
-                Task { try? await store.recordConnection(identity, state: .disconnected, at: Date()) }
-            }
-        }
+        if let lease = state.lease { services.sessions.closed(lease) }
+        state.session.detach()
         logger.info("device disconnected", metadata: [
             "identity": "\(identity)", "reason": "\(reason.map(\.description) ?? "connection closed")",
         ])

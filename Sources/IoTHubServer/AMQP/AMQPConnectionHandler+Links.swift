@@ -43,10 +43,12 @@ extension AMQPConnectionHandler {
     /// Completes an attach: mirrors the peer's terminus, announces the message size and gives credit.
     func openLink(_ link: OpaquePointer, role: AMQPLink.Role) {
         guard !socketClosed else { return }
+        observeLink(link)
         pn_terminus_copy(pn_link_source(link), pn_link_remote_source(link))
         pn_terminus_copy(pn_link_target(link), pn_link_remote_target(link))
         let state = AMQPLink(link: link, role: role)
         links[link] = state
+        if let identity = role.identity { identities[identity]?.hadLinks = true }
         if pn_link_is_receiver(link) {
             let telemetry = if case .telemetry = role { true } else { false }
             pn_link_set_max_message_size(link, telemetry ? configuration.maximumTelemetryMessageSize : configuration.maximumMessageSize)
@@ -99,6 +101,7 @@ extension AMQPConnectionHandler {
         guard !state.closed else { return }
         state.closed = true
         links[state.link] = nil
+        defer { releaseIfUnlinked(state.role.identity) }
         switch state.role {
         case .cloudToDevice(let identity):
             abandon(state.cloudToDevice.removeAll(), for: identity)
@@ -112,6 +115,13 @@ extension AMQPConnectionHandler {
         default:
             break
         }
+    }
+
+    /// A device that detached all its links has gone (a multiplexed connection outlives it): its session ends.
+    private func releaseIfUnlinked(_ identity: DeviceIdentity?) {
+        guard let identity, let state = identities[identity], state.hadLinks, !socketClosed,
+              !links.values.contains(where: { $0.role.identity == identity }) else { return }
+        releaseIdentity(identity, reason: nil)
     }
 
     func linkName(_ link: OpaquePointer) -> String {

@@ -30,6 +30,8 @@ public struct AMQPEndpointConfiguration: Sendable {
     public var feedbackInterval: TimeAmount = .seconds(1)
     /// The most bytes waiting to be written to a peer that does not read; beyond it the connection is closed.
     public var maximumOutboundBytes: Int = 8 * 1024 * 1024
+    /// Told every link a client attaches and every CBS put-token it sends (tests and diagnostics).
+    public var linkObserver: AMQPLinkObserver?
 
     public init() {}
 }

@@ -11,8 +11,10 @@ final class AMQPIdentity {
     var tokenExpiry: Date?
     var expiryTimer: Scheduled<Void>?
     let session: HostedDeviceSession
-    /// The store's record of the connection (disconnect waits for it).
-    var connectionRecorded: EventLoopFuture<Void>?
+    /// The session as the hub's session registry knows it.
+    var lease: DeviceSessionLease?
+    /// Whether a link of this identity was attached: when its last link ends, so does its session.
+    var hadLinks = false
     /// Twin requests in progress.
     var pendingTwinRequests = 0
     /// Method requests sent and not answered: the uuid correlation id the device answers with → the dispatcher's
