@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "sample-thermostat", targets: ["sample-thermostat"]),
         .executable(name: "sample-c2d-listener", targets: ["sample-c2d-listener"]),
         .executable(name: "sample-x509-device", targets: ["sample-x509-device"]),
+        .executable(name: "sample-amqp-gateway", targets: ["sample-amqp-gateway"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -46,9 +47,9 @@ let package = Package(
         .target(name: "IoTHubProtocol", dependencies: ["COpenSSL"]),
         .target(name: "MQTTCore"),
 
-        // MARK: The device SDK (libmosquitto on its own epoll loop, system OpenSSL).
+        // MARK: The device SDK (libmosquitto and Qpid Proton on its own epoll loop, system OpenSSL).
         .target(name: "IoTHubDevice", dependencies: [
-            "IoTHubProtocol", "CMosquitto", "COpenSSL", "CLinuxSystem",
+            "IoTHubProtocol", "CMosquitto", "CProton", "COpenSSL", "CLinuxSystem",
             .product(name: "Logging", package: "swift-log"),
         ]),
 
@@ -66,7 +67,9 @@ let package = Package(
         ], path: "Simulator/fleetsim"),
 
         // MARK: Samples: small device programs on the SDK (see README, "Device SDK samples").
-        .target(name: "SampleSupport", dependencies: ["IoTHubDevice"], path: "Samples/Support"),
+        .target(name: "SampleSupport", dependencies: [
+            "IoTHubDevice", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "Samples/Support"),
         .executableTarget(name: "sample-telemetry", dependencies: [
             "SampleSupport", "IoTHubDevice", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Samples/telemetry"),
@@ -79,6 +82,9 @@ let package = Package(
         .executableTarget(name: "sample-x509-device", dependencies: [
             "SampleSupport", "IoTHubDevice", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Samples/x509-device"),
+        .executableTarget(name: "sample-amqp-gateway", dependencies: [
+            "SampleSupport", "IoTHubDevice", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "Samples/amqp-gateway"),
 
         // MARK: The companion hub: a protocol-neutral core (services, store, sessions; no NIO or Hummingbird), and
         // the server with its protocol heads (MQTT, AMQP, REST) on SwiftNIO.

@@ -1,5 +1,14 @@
+import ArgumentParser
 import Foundation
 import IoTHubDevice
+
+/// The `--transport` option every sample takes: `mqtt` (the default) or `amqp`.
+public enum SampleTransport: String, CaseIterable, ExpressibleByArgument, Sendable {
+    case mqtt, amqp
+
+    /// The SDK transport this names.
+    public var transport: DeviceClientTransport { self == .amqp ? .amqp : .mqtt }
+}
 
 /// What every sample reads from its environment, as Azure's own samples do.
 ///
@@ -8,23 +17,32 @@ import IoTHubDevice
 /// - `IOTHUB_CA_FILE` (optional): a PEM file of CAs to trust instead of the system store; for the local hub,
 ///   its `tls/ca.pem`.
 /// - `IOTHUB_MQTT_PORT` (optional): the MQTT-over-TLS port when it is not 8883 (a local hub on another port).
+/// - `IOTHUB_AMQP_PORT` (optional): the AMQP-over-TLS port when it is not 5671 (with `--transport amqp`).
 public enum SampleEnvironment {
     /// A client from the environment; exits with a message when the connection string is missing or malformed.
-    public static func makeClient() -> DeviceClient {
+    public static func makeClient(transport: SampleTransport = .mqtt) -> DeviceClient {
         let connectionString = required(
             "IOTHUB_DEVICE_CONNECTION_STRING",
             "the device's connection string (for the local hub: iothub device connection-string DEVICE_ID)")
         do {
-            return try DeviceClient(connectionString: connectionString, options: clientOptions())
+            return try DeviceClient(connectionString: connectionString, options: clientOptions(transport: transport))
         } catch {
             fail("\(error)")
         }
     }
 
-    /// Options from `IOTHUB_CA_FILE` and `IOTHUB_MQTT_PORT`; exits with a message when the port is not a port number.
-    public static func clientOptions() -> DeviceClientOptions {
+    /// Options from `IOTHUB_CA_FILE`, `IOTHUB_MQTT_PORT` and `IOTHUB_AMQP_PORT` for `transport`; exits with a
+    /// message when a port is not a port number.
+    public static func clientOptions(transport: SampleTransport = .mqtt) -> DeviceClientOptions {
         let environment = ProcessInfo.processInfo.environment
         var options = DeviceClientOptions()
+        options.transport = transport.transport
+        if let portText = environment["IOTHUB_AMQP_PORT"], !portText.isEmpty {
+            guard let port = Int(portText), (1...65535).contains(port) else {
+                fail("IOTHUB_AMQP_PORT must be a port number, not '\(portText)'")
+            }
+            options.amqpPort = port
+        }
         if let caFile = environment["IOTHUB_CA_FILE"], !caFile.isEmpty { options.trust = .caFile(caFile) }
         if let portText = environment["IOTHUB_MQTT_PORT"], !portText.isEmpty {
             guard let port = Int(portText), (1...65535).contains(port) else {

@@ -12,11 +12,14 @@ struct CloudToDeviceListenerSample: AsyncParsableCommand {
         abstract: "Print cloud-to-device messages as they arrive.",
         discussion: "Reads IOTHUB_DEVICE_CONNECTION_STRING and, optionally, IOTHUB_CA_FILE.")
 
+    @Option(help: "The protocol: mqtt or amqp.")
+    var transport: SampleTransport = .mqtt
+
     @Option(help: "Exit after this many messages (0: run until interrupted).")
     var count = 0
 
     func run() async throws {
-        let client = SampleEnvironment.makeClient()
+        let client = SampleEnvironment.makeClient(transport: transport)
         let states = SampleEnvironment.logStates(of: client)
         do {
             try await client.connect()

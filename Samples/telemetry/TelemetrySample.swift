@@ -12,6 +12,9 @@ struct TelemetrySample: AsyncParsableCommand {
         abstract: "Send telemetry messages with properties and wait until the hub acknowledges each one.",
         discussion: "Reads IOTHUB_DEVICE_CONNECTION_STRING and, optionally, IOTHUB_CA_FILE.")
 
+    @Option(help: "The protocol: mqtt or amqp.")
+    var transport: SampleTransport = .mqtt
+
     @Option(help: "How many messages to send.")
     var count = 10
 
@@ -24,7 +27,7 @@ struct TelemetrySample: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let client = SampleEnvironment.makeClient()
+        let client = SampleEnvironment.makeClient(transport: transport)
         let states = SampleEnvironment.logStates(of: client)
         do {
             try await client.connect()

@@ -13,11 +13,14 @@ struct ThermostatSample: AsyncParsableCommand {
         abstract: "Twin reported and desired properties plus direct methods, as a thermostat.",
         discussion: "Reads IOTHUB_DEVICE_CONNECTION_STRING and, optionally, IOTHUB_CA_FILE. Runs until interrupted or --seconds pass.")
 
+    @Option(help: "The protocol: mqtt or amqp.")
+    var transport: SampleTransport = .mqtt
+
     @Option(help: "Stop after this many seconds (0: run until interrupted).")
     var seconds = 0
 
     func run() async throws {
-        let client = SampleEnvironment.makeClient()
+        let client = SampleEnvironment.makeClient(transport: transport)
         let states = SampleEnvironment.logStates(of: client)
         let thermostat = Thermostat()
         do {

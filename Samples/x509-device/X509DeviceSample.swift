@@ -18,6 +18,9 @@ struct X509DeviceSample: AsyncParsableCommand {
             x509_thumbprint --primary-thumbprint SHA256` registers it.
             """)
 
+    @Option(help: "The protocol: mqtt or amqp.")
+    var transport: SampleTransport = .mqtt
+
     @Option(help: "How many messages to send.")
     var count = 5
 
@@ -30,7 +33,7 @@ struct X509DeviceSample: AsyncParsableCommand {
                 certificateFile: SampleEnvironment.required("IOTHUB_X509_CERT_FILE", "the device certificate's PEM file"),
                 privateKeyFile: SampleEnvironment.required("IOTHUB_X509_KEY_FILE", "its private key's PEM file"),
                 passphrase: ProcessInfo.processInfo.environment["IOTHUB_X509_PASS_PHRASE"],
-                options: SampleEnvironment.clientOptions())
+                options: SampleEnvironment.clientOptions(transport: transport))
         } catch {
             SampleEnvironment.fail("\(error)")
         }

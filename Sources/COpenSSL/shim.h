@@ -34,6 +34,11 @@ static inline int copenssl_set_tlsext_host_name(SSL *ssl, const char *name) {
     return (int)SSL_set_tlsext_host_name(ssl, name);
 }
 
+/// `SSL_set_mode`, a function-like macro (per connection, e.g. partial and moving write buffers).
+static inline long copenssl_set_mode(SSL *ssl, long mode) {
+    return SSL_set_mode(ssl, mode);
+}
+
 static inline long copenssl_bio_get_mem_data(BIO *bio, char **data) {
     return BIO_get_mem_data(bio, data);
 }

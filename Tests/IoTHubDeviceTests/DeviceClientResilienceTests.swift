@@ -4,13 +4,15 @@ import IoTHubProtocol
 import Testing
 @testable import IoTHubServer
 
-/// The failure cases: hub restarts, token renewals, full queues, many clients on one loop, and reconnect leaks.
+/// The failure cases: hub restarts, token renewals, full queues, many clients on one loop, and reconnect leaks; the
+/// first ones over each transport (``TransportKind``).
 @Suite(.serialized, .timeLimit(.minutes(5)))
 struct DeviceClientResilienceTests {
-    @Test func hubRestartInTheMiddleOfATelemetryStream() async throws {
+    @Test(arguments: TransportKind.allCases)
+    func hubRestartInTheMiddleOfATelemetryStream(_ transport: TransportKind) async throws {
         let hub = try await LocalHub.start()
         defer { hub.removeData() }
-        let client = try await hub.plainClient("restart-1")
+        let client = try await hub.plainClient("restart-1", transport)
         let recorder = await StateRecorder(client)
         try await client.connect()
         let total = 400
@@ -47,12 +49,16 @@ struct DeviceClientResilienceTests {
         await hub.stop()
     }
 
-    @Test func shortTokenLifetimeAcrossSeveralRenewals() async throws {
-        let hub = try await LocalHub.start()
+    /// MQTT renews by reconnecting (state `disconnected(.expiredToken)`); AMQP puts a new token on the same
+    /// connection: no state change, one connection at the hub, a put-token per renewal.
+    @Test(arguments: TransportKind.allCases)
+    func shortTokenLifetimeAcrossSeveralRenewals(_ transport: TransportKind) async throws {
+        let wire = AMQPWireRecorder()
+        let hub = try await LocalHub.start(amqpObserver: wire)
         defer { hub.removeData() }
-        var options = hub.plainOptions()
+        var options = hub.plainOptions(transport)
         options.sasTokenTTL = .seconds(3)
-        let client = try await hub.plainClient("renew-1", options: options)
+        let client = try await hub.plainClient("renew-1", transport, options: options)
         let recorder = await StateRecorder(client)
         try await client.connect()
         await client.setMethodHandler("ping") { _ in DirectMethodResult(status: 200, payload: "pong") }
@@ -70,8 +76,15 @@ struct DeviceClientResilienceTests {
             try await group.waitForAll()
             count = next
         }
-        let renewals = recorder.states.filter { $0 == .disconnected(.expiredToken) }.count
-        #expect(renewals >= 2, "states: \(recorder.states)")
+        switch transport {
+        case .mqtt:
+            let renewals = recorder.states.filter { $0 == .disconnected(.expiredToken) }.count
+            #expect(renewals >= 2, "states: \(recorder.states)")
+        case .amqp:
+            #expect(recorder.states.filter { $0 == .connected }.count == 1, "states: \(recorder.states)")
+            #expect(wire.connectionCount == 1)
+            #expect(wire.putTokens.count >= 3, "put-tokens: \(wire.putTokens.count)")
+        }
         let bodies = Set(try await hub.events(for: "renew-1").map { String(decoding: $0.message.body, as: UTF8.self) })
         #expect(bodies == Set((0..<count).map { "\($0)" }))
         // Subscriptions and handlers carried over the renewals.
@@ -88,11 +101,12 @@ struct DeviceClientResilienceTests {
     }
 
     /// A client whose hub is down, with a queue of five.
-    private func offlineClient(_ hub: LocalHub, id: String, policy: OutboundQueueOptions.Policy) async throws -> DeviceClient {
-        var options = hub.plainOptions()
+    private func offlineClient(_ hub: LocalHub, _ transport: TransportKind, id: String,
+                               policy: OutboundQueueOptions.Policy) async throws -> DeviceClient {
+        var options = hub.plainOptions(transport)
         options.queue = OutboundQueueOptions(maximumMessages: 5, policy: policy)
         options.operationTimeout = .milliseconds(300)
-        let client = try await hub.plainClient(id, options: options)
+        let client = try await hub.plainClient(id, transport, options: options)
         await hub.stop()
         await #expect(throws: DeviceClientError.self) { try await client.connect() }   // keeps trying behind
         return client
@@ -102,10 +116,11 @@ struct DeviceClientResilienceTests {
         range.map { index in Task { try await client.send(IoTHubMessage(text: "\(index)")) } }
     }
 
-    @Test func fullQueueFailFast() async throws {
+    @Test(arguments: TransportKind.allCases)
+    func fullQueueFailFast(_ transport: TransportKind) async throws {
         let hub = try await LocalHub.start()
         defer { hub.removeData() }
-        let client = try await offlineClient(hub, id: "queue-fail", policy: .failFast)
+        let client = try await offlineClient(hub, transport, id: "queue-fail", policy: .failFast)
         var tasks: [Task<Void, any Error>] = []
         for index in 0..<5 {
             tasks += queued(client, index..<index + 1)
@@ -132,10 +147,11 @@ struct DeviceClientResilienceTests {
         await hub.stop()
     }
 
-    @Test func fullQueueDropOldest() async throws {
+    @Test(arguments: TransportKind.allCases)
+    func fullQueueDropOldest(_ transport: TransportKind) async throws {
         let hub = try await LocalHub.start()
         defer { hub.removeData() }
-        let client = try await offlineClient(hub, id: "queue-drop", policy: .dropOldest)
+        let client = try await offlineClient(hub, transport, id: "queue-drop", policy: .dropOldest)
         var tasks: [Task<Void, any Error>] = []
         for index in 0..<7 {
             tasks += queued(client, index..<index + 1)
@@ -151,10 +167,11 @@ struct DeviceClientResilienceTests {
         await hub.stop()
     }
 
-    @Test func fullQueueWaitsAndCancels() async throws {
+    @Test(arguments: TransportKind.allCases)
+    func fullQueueWaitsAndCancels(_ transport: TransportKind) async throws {
         let hub = try await LocalHub.start()
         defer { hub.removeData() }
-        let client = try await offlineClient(hub, id: "queue-wait", policy: .wait)
+        let client = try await offlineClient(hub, transport, id: "queue-wait", policy: .wait)
         var tasks: [Task<Void, any Error>] = []
         for index in 0..<7 {
             tasks += queued(client, index..<index + 1)
@@ -173,14 +190,15 @@ struct DeviceClientResilienceTests {
         await hub.stop()
     }
 
-    @Test func cancellingAQueuedMessageRemovesThatMessageOnly() async throws {
+    @Test(arguments: TransportKind.allCases)
+    func cancellingAQueuedMessageRemovesThatMessageOnly(_ transport: TransportKind) async throws {
         // Telemetry and twin requests wait in one queue; cancelling a message must take out that message, not a
         // twin request that happens to have been created with the same number.
         let hub = try await LocalHub.start()
         defer { hub.removeData() }
-        var options = hub.plainOptions()
+        var options = hub.plainOptions(transport)
         options.operationTimeout = .seconds(30)
-        let client = try await hub.plainClient("cancel-1", options: options)
+        let client = try await hub.plainClient("cancel-1", transport, options: options)
         await hub.stop()
         let recorder = await StateRecorder(client)
         let connecting = Task { try await client.connect() }

@@ -4,13 +4,15 @@ import IoTHubProtocol
 import Testing
 @testable import IoTHubServer
 
-/// Every `DeviceClient` API against the companion hub started by the test (plain MQTT and MQTT over TLS).
+/// Every `DeviceClient` API against the companion hub started by the test, over each transport (MQTT and AMQP,
+/// plain and over TLS): one suite, each test run once per ``TransportKind``.
 @Suite(.serialized, .timeLimit(.minutes(3)))
 struct DeviceClientTests {
-    @Test func telemetryWithPropertiesIsStoredInOrder() async throws {
+    @Test(arguments: TransportKind.allCases)
+    func telemetryWithPropertiesIsStoredInOrder(_ transport: TransportKind) async throws {
         let hub = try await LocalHub.start()
         defer { hub.removeData() }
-        let client = try await hub.plainClient("telemetry-1")
+        let client = try await hub.plainClient("telemetry-1", transport)
         try await client.connect()
         for index in 0..<50 {
             var message = IoTHubMessage(text: #"{"n":\#(index)}"#, properties: ["seq": "\(index)", "kind": "a b&c=d"])
@@ -31,10 +33,11 @@ struct DeviceClientTests {
         await hub.stop()
     }
 
-    @Test func concurrentSendersAllAcknowledged() async throws {
+    @Test(arguments: TransportKind.allCases)
+    func concurrentSendersAllAcknowledged(_ transport: TransportKind) async throws {
         let hub = try await LocalHub.start()
         defer { hub.removeData() }
-        let client = try await hub.plainClient("telemetry-2")
+        let client = try await hub.plainClient("telemetry-2", transport)
         try await client.connect()
         try await withThrowingTaskGroup(of: Void.self) { group in
             for index in 0..<500 {
@@ -48,14 +51,12 @@ struct DeviceClientTests {
         await hub.stop()
     }
 
-    @Test func tlsWithTheHubCertificateAuthority() async throws {
+    @Test(arguments: TransportKind.allCases)
+    func tlsWithTheHubCertificateAuthority(_ transport: TransportKind) async throws {
         let hub = try await LocalHub.start()
         defer { hub.removeData() }
         let key = try await hub.createDevice("tls-1")
-        var options = DeviceClientOptions()
-        options.port = hub.mqttsPort
-        options.trust = .caFile(hub.caPath)
-        options.operationTimeout = .seconds(20)
+        let options = hub.tlsOptions(transport)
         let client = try DeviceClient(connectionString: "HostName=localhost;DeviceId=tls-1;SharedAccessKey=\(key)",
                                       options: options)
         try await client.connect()
@@ -74,10 +75,11 @@ struct DeviceClientTests {
         await hub.stop()
     }
 
-    @Test func twinReadReportedAndDesired() async throws {
+    @Test(arguments: TransportKind.allCases)
+    func twinReadReportedAndDesired(_ transport: TransportKind) async throws {
         let hub = try await LocalHub.start()
         defer { hub.removeData() }
-        let client = try await hub.plainClient("twin-1")
+        let client = try await hub.plainClient("twin-1", transport)
         try await client.connect()
         let before = try await client.twin()
         #expect(before.reported.isEmpty)
@@ -109,10 +111,11 @@ struct DeviceClientTests {
         await hub.stop()
     }
 
-    @Test func directMethodsByNameAndDefault() async throws {
+    @Test(arguments: TransportKind.allCases)
+    func directMethodsByNameAndDefault(_ transport: TransportKind) async throws {
         let hub = try await LocalHub.start()
         defer { hub.removeData() }
-        let client = try await hub.plainClient("method-1")
+        let client = try await hub.plainClient("method-1", transport)
         try await client.connect()
         await client.setMethodHandler("reboot") { call in
             DirectMethodResult(status: 200, payload: ["delay": call.payload.objectValue?["delay"] ?? .null])
@@ -144,10 +147,11 @@ struct DeviceClientTests {
         await hub.stop()
     }
 
-    @Test func cloudToDeviceMessages() async throws {
+    @Test(arguments: TransportKind.allCases)
+    func cloudToDeviceMessages(_ transport: TransportKind) async throws {
         let hub = try await LocalHub.start()
         defer { hub.removeData() }
-        let client = try await hub.plainClient("c2d-1")
+        let client = try await hub.plainClient("c2d-1", transport)
         try await client.connect()
         let messages = await client.cloudToDeviceMessages()
         let identity = DeviceIdentity(deviceId: "c2d-1")
@@ -168,12 +172,13 @@ struct DeviceClientTests {
         await hub.stop()
     }
 
-    @Test func wrongKeyIsRefusedWithoutRetryLoop() async throws {
+    @Test(arguments: TransportKind.allCases)
+    func wrongKeyIsRefusedWithoutRetryLoop(_ transport: TransportKind) async throws {
         let hub = try await LocalHub.start()
         defer { hub.removeData() }
         _ = try await hub.createDevice("wrong-key")
         let client = try DeviceClient(hostName: "localhost", deviceId: "wrong-key",
-                                      sharedAccessKey: SharedAccessKey.random().base64, options: hub.plainOptions())
+                                      sharedAccessKey: SharedAccessKey.random().base64, options: hub.plainOptions(transport))
         let recorder = await StateRecorder(client)
         await #expect(throws: DeviceClientError.self) { try await client.connect() }
         // No retry loop: one attempt, then quiet.
@@ -186,10 +191,11 @@ struct DeviceClientTests {
         await hub.stop()
     }
 
-    @Test func disabledDeviceIsFatalUnlessRetryUnauthorized() async throws {
+    @Test(arguments: TransportKind.allCases)
+    func disabledDeviceIsFatalUnlessRetryUnauthorized(_ transport: TransportKind) async throws {
         let hub = try await LocalHub.start()
         defer { hub.removeData() }
-        let client = try await hub.plainClient("disabled-1")
+        let client = try await hub.plainClient("disabled-1", transport)
         try await client.connect()
         let recorder = await StateRecorder(client)
         let identity = DeviceIdentity(deviceId: "disabled-1")
@@ -200,10 +206,11 @@ struct DeviceClientTests {
         await hub.stop()
     }
 
-    @Test func closeDuringReconnectReturnsPromptly() async throws {
+    @Test(arguments: TransportKind.allCases)
+    func closeDuringReconnectReturnsPromptly(_ transport: TransportKind) async throws {
         let hub = try await LocalHub.start()
         defer { hub.removeData() }
-        let client = try await hub.plainClient("close-1")
+        let client = try await hub.plainClient("close-1", transport)
         try await client.connect()
         let recorder = await StateRecorder(client)
         await hub.stop()
@@ -219,10 +226,11 @@ struct DeviceClientTests {
                 "states: \(recorder.states)")
     }
 
-    @Test func sendBeforeConnectAndAfterCloseFailClearly() async throws {
+    @Test(arguments: TransportKind.allCases)
+    func sendBeforeConnectAndAfterCloseFailClearly(_ transport: TransportKind) async throws {
         let hub = try await LocalHub.start()
         defer { hub.removeData() }
-        let client = try await hub.plainClient("order-1")
+        let client = try await hub.plainClient("order-1", transport)
         await #expect(throws: DeviceClientError.notConnected) { try await client.send(IoTHubMessage(text: "x")) }
         try await client.connect()
         await client.close()
@@ -233,12 +241,13 @@ struct DeviceClientTests {
         await hub.stop()
     }
 
-    @Test func moduleClientFromConnectionStringWithTokenProviderAndGateway() async throws {
+    @Test(arguments: TransportKind.allCases)
+    func moduleClientFromConnectionStringWithTokenProviderAndGateway(_ transport: TransportKind) async throws {
         let hub = try await LocalHub.start()
         defer { hub.removeData() }
         _ = try await hub.createDevice("edge-1")
         let moduleKey = try await hub.createDevice("edge-1", moduleId: "sensor")
-        var options = hub.plainOptions()
+        var options = hub.plainOptions(transport)
         options.modelId = "dtmi:com:example:Thermostat;1"
         let module = try DeviceClient(
             connectionString: "HostName=localhost;DeviceId=edge-1;ModuleId=sensor;SharedAccessKey=\(moduleKey);GatewayHostName=127.0.0.1",
@@ -257,7 +266,7 @@ struct DeviceClientTests {
         let deviceKey = try await hub.createDevice("provided-1")
         let calls = Counter()
         let key = try SharedAccessKey(base64: deviceKey)
-        let provided = try DeviceClient(hostName: "localhost", deviceId: "provided-1", options: hub.plainOptions()) { ttl in
+        let provided = try DeviceClient(hostName: "localhost", deviceId: "provided-1", options: hub.plainOptions(transport)) { ttl in
             calls.increment()
             let expiry = UInt64(Date().timeIntervalSince1970) + UInt64(ttl.components.seconds)
             return SASToken.generate(resource: .device(hostName: "localhost", deviceId: "provided-1"), key: key,

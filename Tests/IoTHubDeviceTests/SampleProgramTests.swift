@@ -15,7 +15,7 @@ struct SampleProgramTests {
         let key = try await hub.createDevice(deviceId)
         return try await Self.execute(product, arguments, environment: [
             "IOTHUB_DEVICE_CONNECTION_STRING": "HostName=localhost;DeviceId=\(deviceId);SharedAccessKey=\(key)",
-            "IOTHUB_CA_FILE": hub.caPath, "IOTHUB_MQTT_PORT": "\(hub.mqttsPort)",
+            "IOTHUB_CA_FILE": hub.caPath, "IOTHUB_MQTT_PORT": "\(hub.mqttsPort)", "IOTHUB_AMQP_PORT": "\(hub.amqpsPort)",
         ])
     }
 
@@ -29,6 +29,37 @@ struct SampleProgramTests {
         let events = try await hub.events(for: "sample-telemetry")
         #expect(Set(events.compactMap { $0.message.properties["index"] }) == Set((0..<25).map { "\($0)" }))
         #expect(events.allSatisfy { $0.message.systemProperties.contentType == "application/json" })
+        await hub.stop()
+    }
+
+    @Test func telemetrySampleOverAMQP() async throws {
+        let hub = try await LocalHub.start()
+        defer { hub.removeData() }
+        let result = try await run("sample-telemetry", ["--count", "10", "--transport", "amqp"], hub: hub,
+                                   deviceId: "sample-telemetry-amqp")
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.output.contains("sent 10 messages, all acknowledged"))
+        #expect(try await hub.events(for: "sample-telemetry-amqp").count == 10)
+        await hub.stop()
+    }
+
+    @Test func amqpGatewaySampleCarriesManyDevicesOverOneConnection() async throws {
+        let hub = try await LocalHub.start()
+        defer { hub.removeData() }
+        var lines: [String] = []
+        for index in 0..<20 {
+            let key = try await hub.createDevice("gateway-\(index)")
+            lines.append("HostName=localhost;DeviceId=gateway-\(index);SharedAccessKey=\(key)")
+        }
+        let file = hub.directory + "/devices.txt"
+        try lines.joined(separator: "\n").write(toFile: file, atomically: true, encoding: .utf8)
+        let result = try await Self.execute("sample-amqp-gateway", ["--devices", file, "--messages", "3"], environment: [
+            "IOTHUB_CA_FILE": hub.caPath, "IOTHUB_AMQP_PORT": "\(hub.amqpsPort)",
+        ])
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.output.contains("20 devices connected over 1 AMQP connection(s)"), "\(result.output)")
+        #expect(result.output.contains("sent 60 messages, all acknowledged"), "\(result.output)")
+        for index in [0, 19] { #expect(try await hub.events(for: "gateway-\(index)").count == 3) }
         await hub.stop()
     }
 

@@ -36,8 +36,10 @@ struct X509DeviceTests {
         }
     }
 
-    private func options(_ hub: LocalHub) -> DeviceClientOptions {
+    private func options(_ hub: LocalHub, _ transport: TransportKind = .mqtt) -> DeviceClientOptions {
         var options = DeviceClientOptions()
+        options.transport = transport.transport
+        options.amqpPort = hub.amqpsPort
         options.port = hub.mqttsPort
         options.trust = .caFile(hub.caPath)
         options.operationTimeout = .seconds(20)
@@ -51,13 +53,15 @@ struct X509DeviceTests {
             authentication: .selfSigned(primaryThumbprint: primary, secondaryThumbprint: secondary)))
     }
 
-    @Test func selfSignedCertificateByThumbprint() async throws {
+    /// Over MQTT, and over AMQP (TLS client certificate + SASL EXTERNAL, no put-token).
+    @Test(arguments: TransportKind.allCases)
+    func selfSignedCertificateByThumbprint(_ transport: TransportKind) async throws {
         let hub = try await LocalHub.start()
         defer { hub.removeData() }
         let credential = try Credential.make(commonName: "x509-a", in: hub.directory)
         try await register("x509-a", primary: credential.sha256, on: hub)
         let client = try DeviceClient(hostName: "localhost", deviceId: "x509-a", certificateFile: credential.certificate,
-                                      privateKeyFile: credential.key, options: options(hub))
+                                      privateKeyFile: credential.key, options: options(hub, transport))
         try await client.connect()
         try await client.send(IoTHubMessage(text: "signed"))
         let version = try await client.updateReportedProperties(["auth": "x509"])
@@ -71,7 +75,7 @@ struct X509DeviceTests {
         let second = try Credential.make(commonName: "x509-b", in: hub.directory)
         try await register("x509-b", primary: credential.sha256, secondary: second.sha1, on: hub)
         let other = try DeviceClient(hostName: "localhost", deviceId: "x509-b", certificateFile: second.certificate,
-                                     privateKeyFile: second.key, options: options(hub))
+                                     privateKeyFile: second.key, options: options(hub, transport))
         try await other.connect()
         await other.close()
 
@@ -80,7 +84,7 @@ struct X509DeviceTests {
                                                                privateKeyFile: credential.key)
         let wrapped = DeviceTLSContext(sslContext: external!.context)
         external = nil   // the wrapper holds its own reference to the SSL_CTX
-        let fromContext = try DeviceClient(hostName: "localhost", deviceId: "x509-a", x509Context: wrapped, options: options(hub))
+        let fromContext = try DeviceClient(hostName: "localhost", deviceId: "x509-a", x509Context: wrapped, options: options(hub, transport))
         try await fromContext.connect()
         try await fromContext.send(IoTHubMessage(text: "from an SSL_CTX"))
         await fromContext.close()

@@ -146,7 +146,7 @@ public final class DeviceClient: Sendable {
         }
         self.identity = identity
         self.hostName = hostName
-        self.eventLoop = options.eventLoop ?? DeviceEventLoop.shared
+        self.eventLoop = options.eventLoop ?? options.transport.eventLoop ?? DeviceEventLoop.shared
         let transport = try options.transport.make(DeviceTransportContext(loop: eventLoop, options: options, tls: tls))
         let core = try DeviceClientCore(identity: identity, hostName: hostName, credential: credential,
                                         options: options, clock: eventLoop, transport: transport)

@@ -38,7 +38,10 @@ public struct DeviceClientOptions: Sendable {
     public var gatewayHostName: String?
     /// MQTT over TLS port (8883 unless the hub says otherwise).
     public var port: Int = 8883
-    /// When set, connect over plain TCP to this port instead of TLS (the companion hub's opt-in local port).
+    /// AMQP over TLS port (5671 unless the hub says otherwise), for ``DeviceClientTransport/amqp``.
+    public var amqpPort: Int = 5671
+    /// When set, connect over plain TCP to this port instead of TLS (the companion hub's opt-in local port for the
+    /// client's transport: plain MQTT, or plain AMQP).
     public var plainTCPPort: Int?
     /// QoS 1 messages handed to the connection at once; the rest wait in the queue.
     public var maximumInFlight: Int = 32

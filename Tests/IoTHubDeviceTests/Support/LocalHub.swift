@@ -5,42 +5,53 @@ import IoTHubProtocol
 import Logging
 @testable import IoTHubServer
 
-/// The companion hub, in this process, on free ports: plain MQTT, MQTT over TLS (certificate for `localhost`) and
-/// HTTPS. Restartable on the same data directory and ports.
+/// The companion hub, in this process, on free ports: plain MQTT, MQTT over TLS (certificate for `localhost`),
+/// HTTPS, AMQP over TLS and plain AMQP. Restartable on the same data directory and ports.
 final class LocalHub: @unchecked Sendable {
     // @unchecked: `server` and `task` change only in start/stop, which tests call sequentially.
     let directory: String
     let mqttPort: Int
     let mqttsPort: Int
     let httpsPort: Int
+    let amqpsPort: Int
+    let amqpPort: Int
     private(set) var server: HubServer
     private var task: Task<Void, Error>
 
-    static func start() async throws -> LocalHub {
+    /// Observes the AMQP links and CBS requests the hub sees (wire-fidelity tests).
+    let amqpObserver: AMQPWireRecorder?
+
+    static func start(amqpObserver: AMQPWireRecorder? = nil) async throws -> LocalHub {
         let directory = NSTemporaryDirectory() + "iothub-device-tests-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let ports = try FreePorts.take(3)
-        let (server, task) = try await launch(directory: directory, mqttPort: ports[0], mqttsPort: ports[1], httpsPort: ports[2])
-        return LocalHub(directory: directory, ports: ports, server: server, task: task)
+        let ports = try FreePorts.take(5)
+        let (server, task) = try await launch(directory: directory, ports: ports, amqpObserver: amqpObserver)
+        return LocalHub(directory: directory, ports: ports, server: server, task: task, amqpObserver: amqpObserver)
     }
 
-    private init(directory: String, ports: [Int], server: HubServer, task: Task<Void, Error>) {
+    private init(directory: String, ports: [Int], server: HubServer, task: Task<Void, Error>,
+                 amqpObserver: AMQPWireRecorder?) {
         self.directory = directory
         self.mqttPort = ports[0]
         self.mqttsPort = ports[1]
         self.httpsPort = ports[2]
+        self.amqpsPort = ports[3]
+        self.amqpPort = ports[4]
+        self.amqpObserver = amqpObserver
         self.server = server
         self.task = task
     }
 
-    private static func launch(directory: String, mqttPort: Int, mqttsPort: Int, httpsPort: Int) async throws
+    private static func launch(directory: String, ports: [Int], amqpObserver: AMQPWireRecorder?) async throws
         -> (HubServer, Task<Void, Error>)
     {
         var logger = Logger(label: "device-test-hub")
         logger.logLevel = .warning
-        var configuration = HubConfiguration(dataDirectory: directory, hostName: "localhost", mqttsPort: mqttsPort,
-                                             httpsPort: httpsPort, plainMQTTPort: mqttPort)
-        configuration.amqpsPort = 0
+        var configuration = HubConfiguration(dataDirectory: directory, hostName: "localhost", mqttsPort: ports[1],
+                                             httpsPort: ports[2], plainMQTTPort: ports[0])
+        configuration.amqpsPort = ports[3]
+        configuration.plainAMQPPort = ports[4]
+        if let amqpObserver { configuration.amqp.linkObserver = { amqpObserver.record($0) } }
         var server: HubServer?
         // A port freed by a previous run may linger for a moment.
         for attempt in 0..<50 {
@@ -53,7 +64,7 @@ final class LocalHub: @unchecked Sendable {
         }
         guard let server else { throw DeviceClientError.invalidConfiguration("hub did not start") }
         let task = Task { try await server.run() }
-        for port in [mqttPort, mqttsPort] {
+        for port in [ports[0], ports[1], ports[3], ports[4]] {
             // Until the port accepts (a `for … where` here would go on probing all 400 times).
             for _ in 0..<400 {
                 if FreePorts.accepts(port) { break }
@@ -76,8 +87,9 @@ final class LocalHub: @unchecked Sendable {
     func restart(after pause: Duration = .zero) async throws {
         await stop()
         if pause > .zero { try await Task.sleep(for: pause) }
-        (server, task) = try await Self.launch(directory: directory, mqttPort: mqttPort, mqttsPort: mqttsPort,
-                                               httpsPort: httpsPort)
+        (server, task) = try await Self.launch(directory: directory,
+                                               ports: [mqttPort, mqttsPort, httpsPort, amqpsPort, amqpPort],
+                                               amqpObserver: amqpObserver)
     }
 
     /// Creates a SAS device and returns its primary key (base64).
@@ -87,21 +99,35 @@ final class LocalHub: @unchecked Sendable {
         return primary.base64
     }
 
-    /// Options for a client of this hub over plain MQTT.
-    func plainOptions() -> DeviceClientOptions {
+    /// Options for a client of this hub over plain MQTT, or plain AMQP.
+    func plainOptions(_ transport: TransportKind = .mqtt) -> DeviceClientOptions {
         var options = DeviceClientOptions()
-        options.plainTCPPort = mqttPort
+        options.transport = transport.transport
+        options.plainTCPPort = transport == .mqtt ? mqttPort : amqpPort
         options.retryPolicy = RetryPolicy(initialDelay: .milliseconds(100), maximumDelay: .seconds(1))
         options.operationTimeout = .seconds(20)
         return options
     }
 
-    /// A client over plain MQTT with a fresh device.
-    func plainClient(_ id: String, options: DeviceClientOptions? = nil) async throws -> DeviceClient {
+    /// Options for a client of this hub over TLS (the hub's CA trusted) with `transport`.
+    func tlsOptions(_ transport: TransportKind = .mqtt) -> DeviceClientOptions {
+        var options = plainOptions(transport)
+        options.plainTCPPort = nil
+        options.port = mqttsPort
+        options.amqpPort = amqpsPort
+        options.trust = .caFile(caPath)
+        return options
+    }
+
+    /// A client over plain MQTT (or `transport`) with a fresh device.
+    func plainClient(_ id: String, _ transport: TransportKind = .mqtt, options: DeviceClientOptions? = nil) async throws
+        -> DeviceClient
+    {
         let key = try await createDevice(id)
         return try DeviceClient(hostName: "localhost", deviceId: id, sharedAccessKey: key,
-                                options: options ?? plainOptions())
+                                options: options ?? plainOptions(transport))
     }
+
 
     /// Telemetry stored for `deviceId`, oldest first.
     func events(for deviceId: String) async throws -> [StoredEvent] {
@@ -158,6 +184,14 @@ enum FreePorts {
             }
         }
     }
+}
+
+/// The transports the API suites run over.
+enum TransportKind: String, Sendable, CaseIterable, CustomStringConvertible {
+    case mqtt, amqp
+
+    var transport: DeviceClientTransport { self == .mqtt ? .mqtt : .amqp }
+    var description: String { rawValue }
 }
 
 /// The SDK's connection state (the hub has a type of the same name).
