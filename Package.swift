@@ -47,9 +47,12 @@ let package = Package(
         .target(name: "IoTHubProtocol", dependencies: ["COpenSSL"]),
         .target(name: "MQTTCore"),
 
+        // MARK: AMQP message encoding on Qpid Proton, shared by the SDK and the hub.
+        .target(name: "ProtonCodec", dependencies: ["CProton", "IoTHubProtocol"]),
+
         // MARK: The device SDK (libmosquitto and Qpid Proton on its own epoll loop, system OpenSSL).
         .target(name: "IoTHubDevice", dependencies: [
-            "IoTHubProtocol", "CMosquitto", "CProton", "COpenSSL", "CLinuxSystem",
+            "IoTHubProtocol", "ProtonCodec", "CMosquitto", "CProton", "COpenSSL", "CLinuxSystem",
             .product(name: "Logging", package: "swift-log"),
         ]),
 
@@ -98,7 +101,7 @@ let package = Package(
             .product(name: "SwiftASN1", package: "swift-asn1"),
         ]),
         .target(name: "IoTHubServer", dependencies: [
-            "IoTHubCore", "IoTHubProtocol", "MQTTCore", "CSQLite", "CProton",
+            "IoTHubCore", "IoTHubProtocol", "ProtonCodec", "MQTTCore", "CSQLite", "CProton",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

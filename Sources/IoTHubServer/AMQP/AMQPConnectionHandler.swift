@@ -1,6 +1,7 @@
 import CProton
 import Foundation
 import IoTHubProtocol
+import ProtonCodec
 import Logging
 import NIOCore
 import Synchronization

@@ -1,5 +1,6 @@
 import CProton
 import IoTHubProtocol
+import ProtonCodec
 
 /// Told what the AMQP endpoint sees a client do, for wire-fidelity tests and diagnostics: every link it opens and
 /// every CBS put-token request. Called on the connection's event loop; keep it quick.

@@ -1,5 +1,6 @@
 import CProton
 import IoTHubProtocol
+import ProtonCodec
 
 /// What an ``AMQPConnection`` tells the identities (devices and modules) it carries; called on the loop.
 protocol AMQPConnectionMember: AnyObject {

@@ -1,5 +1,6 @@
 import CProton
 import IoTHubProtocol
+import ProtonCodec
 
 /// Links and messages: features attach links, operations become messages, deliveries become events.
 extension AMQPDeviceTransport {

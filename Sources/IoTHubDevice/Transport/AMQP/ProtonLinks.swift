@@ -1,5 +1,6 @@
 import CProton
 import IoTHubProtocol
+import ProtonCodec
 
 /// Operations on the sessions, links and deliveries of one ``ProtonClientDriver``'s connection.
 ///

@@ -2,17 +2,21 @@ import CProton
 import IoTHubProtocol
 
 /// Encodes and decodes ``AMQPMessage``s with Proton's `pn_message_t` and `pn_data_t`, which it creates and
-/// frees within each call.
-enum ProtonMessageCodec {
+/// frees within each call. Shared by the hub's AMQP head and the SDK's AMQP transport.
+package enum ProtonMessageCodec {
     /// Why bytes are not an AMQP message.
-    struct DecodeError: Error, CustomStringConvertible {
-        var description: String
+    package struct DecodeError: Error, CustomStringConvertible {
+        package var description: String
+
+        package init(description: String) {
+            self.description = description
+        }
     }
 
     // MARK: Decoding
 
     /// Decodes one encoded message.
-    static func decode(_ bytes: [UInt8]) throws(DecodeError) -> AMQPMessage {
+    package static func decode(_ bytes: [UInt8]) throws(DecodeError) -> AMQPMessage {
         guard let message = pn_message() else { throw DecodeError(description: "out of memory") }
         defer { pn_message_free(message) }
         let status = bytes.withUnsafeBufferPointer { buffer in
@@ -56,7 +60,7 @@ enum ProtonMessageCodec {
     /// The official C SDK marks a batch with message-format `0x80013700`, which Proton 0.37 does not expose; a
     /// batch is therefore recognised by its shape: nothing but data sections, each of which is itself a complete
     /// encoded message (a plain message's data body is the application's payload, never an AMQP message).
-    static func decodeTelemetry(_ bytes: [UInt8]) throws(DecodeError) -> [AMQPMessage] {
+    package static func decodeTelemetry(_ bytes: [UInt8]) throws(DecodeError) -> [AMQPMessage] {
         if let sections = try? dataSections(bytes), !sections.isEmpty, sections.allSatisfy(Self.looksLikeMessage),
            let messages = try? sections.map({ section throws(DecodeError) in try decode(section) }) {
             return messages
@@ -70,7 +74,7 @@ enum ProtonMessageCodec {
     }
 
     /// Splits a Microsoft batch (message-format `0x80013700`): its data sections, each one encoded message.
-    static func decodeBatch(_ bytes: [UInt8]) throws(DecodeError) -> [AMQPMessage] {
+    package static func decodeBatch(_ bytes: [UInt8]) throws(DecodeError) -> [AMQPMessage] {
         var messages: [AMQPMessage] = []
         for section in try dataSections(bytes) { messages.append(try decode(section)) }
         return messages
@@ -111,7 +115,7 @@ enum ProtonMessageCodec {
     // MARK: Encoding
 
     /// Encodes a message.
-    static func encode(_ message: AMQPMessage) -> [UInt8] {
+    package static func encode(_ message: AMQPMessage) -> [UInt8] {
         guard let encoded = pn_message() else { return [] }
         defer { pn_message_free(encoded) }
         if let id = message.messageId { put(id, into: pn_message_id(encoded)) }
@@ -173,7 +177,7 @@ enum ProtonMessageCodec {
     }
 
     /// The first value of `data`, or `nil` when it is empty.
-    static func firstValue(_ data: OpaquePointer?) -> AMQPValue? {
+    package static func firstValue(_ data: OpaquePointer?) -> AMQPValue? {
         guard let data else { return nil }
         pn_data_rewind(data)
         guard pn_data_next(data) else { return nil }
@@ -181,7 +185,7 @@ enum ProtonMessageCodec {
     }
 
     /// The value at the current position of `data`; compound values read as null.
-    static func value(_ data: OpaquePointer) -> AMQPValue {
+    package static func value(_ data: OpaquePointer) -> AMQPValue {
         switch pn_data_type(data) {
         case PN_BOOL: .bool(pn_data_get_bool(data))
         case PN_UBYTE: .uint(UInt32(pn_data_get_ubyte(data)))
@@ -206,7 +210,7 @@ enum ProtonMessageCodec {
     }
 
     /// The map at the start of `data`, with keys as text.
-    static func map(_ data: OpaquePointer?) -> [String: AMQPValue] {
+    package static func map(_ data: OpaquePointer?) -> [String: AMQPValue] {
         guard let data else { return [:] }
         pn_data_rewind(data)
         guard pn_data_next(data), pn_data_type(data) == PN_MAP else { return [:] }
@@ -224,7 +228,7 @@ enum ProtonMessageCodec {
     }
 
     /// Appends `value` to `data`.
-    static func put(_ value: AMQPValue, into data: OpaquePointer?) {
+    package static func put(_ value: AMQPValue, into data: OpaquePointer?) {
         guard let data else { return }
         switch value {
         case .null: pn_data_put_null(data)
@@ -246,7 +250,7 @@ enum ProtonMessageCodec {
     }
 
     /// Appends a map to `data`; Proton copies the bytes it is given.
-    static func putMap(_ map: [String: AMQPValue], keysAreSymbols: Bool, into data: OpaquePointer?) {
+    package static func putMap(_ map: [String: AMQPValue], keysAreSymbols: Bool, into data: OpaquePointer?) {
         guard let data else { return }
         pn_data_put_map(data)
         pn_data_enter(data)
