@@ -156,6 +156,37 @@ struct AMQPTransportTests {
         return (attach, wire.connectionCount)
     }
 
+    /// One identity beyond what the hub lets one connection carry (IoT Hub: 995; 2 here) is refused by CBS; the
+    /// connection and its other devices carry on.
+    @Test func anIdentityBeyondTheHubsLimitIsRefusedAndTheOthersStay() async throws {
+        let hub = try await LocalHub.start(amqpIdentityLimit: 2)
+        defer { hub.removeData() }
+        let loop = try DeviceEventLoop(name: "amqp-limit")
+        defer { loop.shutdown() }
+        let pool = AMQPConnectionPool(eventLoop: loop, identitiesPerConnection: 3)
+        var options = hub.plainOptions(.amqp)
+        options.transport = .amqp(sharing: pool)
+        options.retryPolicy = RetryPolicy(initialDelay: .milliseconds(100), maximumDelay: .milliseconds(500))
+        options.operationTimeout = .seconds(10)
+        options.logger.logLevel = .critical
+        var clients: [DeviceClient] = []
+        for index in 0..<3 {
+            let key = try await hub.createDevice("limit-\(index)")
+            clients.append(try DeviceClient(hostName: "localhost", deviceId: "limit-\(index)", sharedAccessKey: key, options: options))
+        }
+        try await clients[0].connect()
+        try await clients[1].connect()
+        await #expect(throws: (any Error).self) { try await clients[2].connect() }
+        try await clients[0].send(IoTHubMessage(text: "still here"))
+        try await clients[1].send(IoTHubMessage(text: "me too"))
+        #expect(hub.services.presence.count == 2)
+        #expect(await pool.connections.count == 1)
+        let stored = try await hub.services.events.events(after: 0, deviceId: nil)
+        #expect(Set(stored.map { String(decoding: $0.message.body, as: UTF8.self) }) == ["still here", "me too"])
+        for client in clients { await client.close() }
+        await hub.stop()
+    }
+
     @Test func manyDevicesOverFewConnectionsRecoverALostConnection() async throws {
         let result = try await Self.multiplex(count: 300, perConnection: 100, messagesPerDevice: 3)
         print("AMQP multiplexing: 300 devices over 3 connections attached in \(result.attach)")

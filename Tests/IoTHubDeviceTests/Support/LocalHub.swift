@@ -21,11 +21,13 @@ final class LocalHub: @unchecked Sendable {
     /// Observes the AMQP links and CBS requests the hub sees (wire-fidelity tests).
     let amqpObserver: AMQPWireRecorder?
 
-    static func start(amqpObserver: AMQPWireRecorder? = nil) async throws -> LocalHub {
+    /// - Parameter amqpIdentityLimit: identities one AMQP connection may carry at the hub (IoT Hub: 995).
+    static func start(amqpObserver: AMQPWireRecorder? = nil, amqpIdentityLimit: Int? = nil) async throws -> LocalHub {
         let directory = NSTemporaryDirectory() + "iothub-device-tests-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let ports = try FreePorts.take(5)
-        let (server, task) = try await launch(directory: directory, ports: ports, amqpObserver: amqpObserver)
+        let (server, task) = try await launch(directory: directory, ports: ports, amqpObserver: amqpObserver,
+                                              amqpIdentityLimit: amqpIdentityLimit)
         return LocalHub(directory: directory, ports: ports, server: server, task: task, amqpObserver: amqpObserver)
     }
 
@@ -42,7 +44,8 @@ final class LocalHub: @unchecked Sendable {
         self.task = task
     }
 
-    private static func launch(directory: String, ports: [Int], amqpObserver: AMQPWireRecorder?) async throws
+    private static func launch(directory: String, ports: [Int], amqpObserver: AMQPWireRecorder?,
+                               amqpIdentityLimit: Int? = nil) async throws
         -> (HubServer, Task<Void, Error>)
     {
         var logger = Logger(label: "device-test-hub")
@@ -52,6 +55,7 @@ final class LocalHub: @unchecked Sendable {
         configuration.amqpsPort = ports[3]
         configuration.plainAMQPPort = ports[4]
         if let amqpObserver { configuration.amqp.linkObserver = { amqpObserver.record($0) } }
+        if let amqpIdentityLimit { configuration.amqp.maximumIdentitiesPerConnection = amqpIdentityLimit }
         var server: HubServer?
         // A port freed by a previous run may linger for a moment.
         for attempt in 0..<50 {
