@@ -1,6 +1,7 @@
 import Foundation
 @testable import IoTHubDevice
 import IoTHubProtocol
+import IoTHubTestSupport
 import Testing
 @testable import IoTHubServer
 
@@ -188,6 +189,10 @@ struct AMQPTransportTests {
     }
 
     @Test func manyDevicesOverFewConnectionsRecoverALostConnection() async throws {
+        try await HeavyTestLock.exclusively { try await manyDevicesOverFewConnectionsRecoverALostConnectionAlone() }
+    }
+
+    private func manyDevicesOverFewConnectionsRecoverALostConnectionAlone() async throws {
         let result = try await Self.multiplex(count: 300, perConnection: 100, messagesPerDevice: 3)
         print("AMQP multiplexing: 300 devices over 3 connections attached in \(result.attach)")
     }
@@ -195,6 +200,10 @@ struct AMQPTransportTests {
     /// The target: 10,000 devices over 11 connections (about 20 s in a debug build on 2 cores, most of it
     /// creating the devices); `AMQP_SCALE_DEVICES=N` runs another count.
     @Test func tenThousandDevicesOverElevenConnections() async throws {
+        try await HeavyTestLock.exclusively { try await tenThousandDevicesOverElevenConnectionsAlone() }
+    }
+
+    private func tenThousandDevicesOverElevenConnectionsAlone() async throws {
         let count = Int(ProcessInfo.processInfo.environment["AMQP_SCALE_DEVICES"] ?? "") ?? 10_000
         let before = DeviceClientResilienceTests.residentBytes()
         let result = try await Self.multiplex(count: count, perConnection: AMQPConnectionPool.maximumIdentitiesPerConnection,

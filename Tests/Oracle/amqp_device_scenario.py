@@ -119,7 +119,7 @@ def http(method, path, payload):
         return response.status, json.loads(response.read() or b"null")
 
 
-def receive(receiver, count, seconds=10):
+def receive(receiver, count, seconds=30):
     got, deadline = [], time.time() + seconds
     while len(got) < count and time.time() < deadline:
         got += receiver.receive_message_batch(max_batch_size=count - len(got), timeout=1000)
@@ -140,7 +140,7 @@ def twin():
     channel = {types.AMQPSymbol("com.microsoft:channel-correlation-id"): f"twin:{uuid.uuid4()}",
                types.AMQPSymbol("com.microsoft:api-version"): "2020-09-30"}
     address = f"amqps://{HOST}/devices/{DEVICE}/twin"
-    receiver = uamqp.ReceiveClient(address, auth=conn.auth, timeout=5000, link_properties=channel)
+    receiver = uamqp.ReceiveClient(address, auth=conn.auth, timeout=30000, link_properties=channel)
     sender = uamqp.SendClient(address, auth=conn.auth, link_properties=channel)
     receiver.open(connection=conn)
     sender.open(connection=conn)
@@ -176,7 +176,7 @@ def methods():
     conn = connection(device_auth())
     address = f"amqps://{HOST}/devices/{DEVICE}/methods/devicebound"
     channel = {types.AMQPSymbol("com.microsoft:channel-correlation-id"): DEVICE}
-    receiver = uamqp.ReceiveClient(address, auth=conn.auth, timeout=5000, link_properties=channel)
+    receiver = uamqp.ReceiveClient(address, auth=conn.auth, timeout=30000, link_properties=channel)
     sender = uamqp.SendClient(address, auth=conn.auth, link_properties=channel)
     receiver.open(connection=conn)
     sender.open(connection=conn)
@@ -225,7 +225,7 @@ def cloud_to_device():
 
     conn = connection(device_auth())
     receiver = uamqp.ReceiveClient(f"amqps://{HOST}/devices/{DEVICE}/messages/devicebound", auth=conn.auth,
-                                   auto_complete=False, timeout=5000)
+                                   auto_complete=False, timeout=30000)
     receiver.open(connection=conn)
     received, redelivered = [], []
     for message in receive(receiver, 3):
@@ -239,10 +239,10 @@ def cloud_to_device():
     conn.destroy()
 
     feedback_receiver = uamqp.ReceiveClient(f"amqps://{HOST}/messages/servicebound/feedback", auth=service.auth,
-                                            timeout=5000)
+                                            timeout=30000)
     feedback_receiver.open(connection=service)
     feedback = []
-    for message in receive(feedback_receiver, 1, 8):
+    for message in receive(feedback_receiver, 1, 30):
         feedback += json.loads(body(message))
     feedback_receiver.close()
     sender.close()
