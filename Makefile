@@ -13,6 +13,13 @@ test: deps venv
 	IOTHUB_TEST_PYTHON="$(CURDIR)/.venv/bin/python3" swift test --disable-xctest
 	$(MAKE) fuzz-smoke
 
+.PHONY: bench
+
+## make bench: release builds, a hub started on a fresh store, and the benchmarks against it (AMQP multiplexing:
+## attaches/s and RSS per idle device; the SDK's static footprint); prints numbers, writes bench-results/*.json.
+bench: deps
+	bash scripts/bench.sh
+
 .PHONY: fuzz fuzz-smoke
 
 ## make fuzz: build the libFuzzer targets (Fuzz/) and run each FUZZ_SECONDS (default 600); see Fuzz/README.md.

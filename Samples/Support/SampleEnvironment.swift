@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import Glibc
 import IoTHubDevice
 
 /// The `--transport` option every sample takes: `mqtt` (the default) or `amqp`.
@@ -10,7 +10,8 @@ public enum SampleTransport: String, CaseIterable, ExpressibleByArgument, Sendab
     public var transport: DeviceClientTransport { self == .amqp ? .amqp : .mqtt }
 }
 
-/// What every sample reads from its environment, as Azure's own samples do.
+/// What every sample reads from its environment, as Azure's own samples do. (No Foundation here: a sample built
+/// with `--static-swift-stdlib` carries neither Foundation nor ICU, which is how its footprint is measured.)
 ///
 /// - `IOTHUB_DEVICE_CONNECTION_STRING` (required): `HostName=…;DeviceId=…;SharedAccessKey=…`
 ///   (`iothub device connection-string ID` prints one for the local hub).
@@ -34,17 +35,16 @@ public enum SampleEnvironment {
     /// Options from `IOTHUB_CA_FILE`, `IOTHUB_MQTT_PORT` and `IOTHUB_AMQP_PORT` for `transport`; exits with a
     /// message when a port is not a port number.
     public static func clientOptions(transport: SampleTransport = .mqtt) -> DeviceClientOptions {
-        let environment = ProcessInfo.processInfo.environment
         var options = DeviceClientOptions()
         options.transport = transport.transport
-        if let portText = environment["IOTHUB_AMQP_PORT"], !portText.isEmpty {
+        if let portText = value("IOTHUB_AMQP_PORT"), !portText.isEmpty {
             guard let port = Int(portText), (1...65535).contains(port) else {
                 fail("IOTHUB_AMQP_PORT must be a port number, not '\(portText)'")
             }
             options.amqpPort = port
         }
-        if let caFile = environment["IOTHUB_CA_FILE"], !caFile.isEmpty { options.trust = .caFile(caFile) }
-        if let portText = environment["IOTHUB_MQTT_PORT"], !portText.isEmpty {
+        if let caFile = value("IOTHUB_CA_FILE"), !caFile.isEmpty { options.trust = .caFile(caFile) }
+        if let portText = value("IOTHUB_MQTT_PORT"), !portText.isEmpty {
             guard let port = Int(portText), (1...65535).contains(port) else {
                 fail("IOTHUB_MQTT_PORT must be a port number, not '\(portText)'")
             }
@@ -55,22 +55,33 @@ public enum SampleEnvironment {
 
     /// The value of the environment variable `name`; exits with "set NAME to WHAT" when it is missing or empty.
     public static func required(_ name: String, _ what: String) -> String {
-        guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else { fail("set \(name) to \(what)") }
+        guard let value = value(name), !value.isEmpty else { fail("set \(name) to \(what)") }
         return value
+    }
+
+    /// The environment variable `name`, or `nil` when it is not set.
+    public static func value(_ name: String) -> String? {
+        getenv(name).map { String(cString: $0) }
+    }
+
+    /// Writes `text` and a line feed to standard error.
+    public static func printError(_ text: String) {
+        var line = text + "\n"
+        line.withUTF8 { bytes in _ = write(STDERR_FILENO, bytes.baseAddress, bytes.count) }
     }
 
     /// Prints connection state changes to standard error while the sample runs.
     public static func logStates(of client: DeviceClient) -> Task<Void, Never> {
         Task {
             for await state in await client.connectionStates {
-                FileHandle.standardError.write(Data("[\(client.identity.clientId)] \(state)\n".utf8))
+                printError("[\(client.identity.clientId)] \(state)")
             }
         }
     }
 
     /// Prints `message` to standard error and exits with status 1.
     public static func fail(_ message: String) -> Never {
-        FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+        printError("error: \(message)")
         exit(1)
     }
 }

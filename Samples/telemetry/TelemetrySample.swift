@@ -1,5 +1,4 @@
 import ArgumentParser
-import Foundation
 import IoTHubDevice
 import IoTHubProtocol
 import SampleSupport
@@ -40,7 +39,7 @@ struct TelemetrySample: AsyncParsableCommand {
                     var message = IoTHubMessage(
                         text: #"{"temperature":\#(temperature),"index":\#(index)}"#,
                         properties: ["temperatureAlert": temperature > 24 ? "true" : "false", "index": "\(index)"])
-                    message.systemProperties.messageId = UUID().uuidString
+                    message.systemProperties.messageId = AMQPValue.UUIDBytes.random().description
                     message.systemProperties.contentType = "application/json"
                     message.systemProperties.contentEncoding = "utf-8"
                     group.addTask { try await client.send(message) }

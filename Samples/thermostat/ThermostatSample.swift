@@ -1,5 +1,4 @@
 import ArgumentParser
-import Foundation
 import IoTHubDevice
 import IoTHubProtocol
 import SampleSupport

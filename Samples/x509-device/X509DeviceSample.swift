@@ -1,5 +1,4 @@
 import ArgumentParser
-import Foundation
 import IoTHubDevice
 import IoTHubProtocol
 import SampleSupport
@@ -32,7 +31,7 @@ struct X509DeviceSample: AsyncParsableCommand {
                 deviceId: SampleEnvironment.required("IOTHUB_DEVICE_ID", "the device id (the certificate's CN for a CA-signed one)"),
                 certificateFile: SampleEnvironment.required("IOTHUB_X509_CERT_FILE", "the device certificate's PEM file"),
                 privateKeyFile: SampleEnvironment.required("IOTHUB_X509_KEY_FILE", "its private key's PEM file"),
-                passphrase: ProcessInfo.processInfo.environment["IOTHUB_X509_PASS_PHRASE"],
+                passphrase: SampleEnvironment.value("IOTHUB_X509_PASS_PHRASE"),
                 options: SampleEnvironment.clientOptions(transport: transport))
         } catch {
             SampleEnvironment.fail("\(error)")

@@ -26,6 +26,15 @@ public enum AMQPValue: Sendable, Hashable, CustomStringConvertible {
             self.bytes = bytes
         }
 
+        /// A random (version 4) uuid from the system's generator: a message or correlation id without Foundation.
+        public static func random() -> UUIDBytes {
+            var generator = SystemRandomNumberGenerator()
+            var bytes = (0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            bytes[6] = bytes[6] & 0x0f | 0x40
+            bytes[8] = bytes[8] & 0x3f | 0x80
+            return UUIDBytes(bytes)
+        }
+
         /// Parses `8-4-4-4-12` hex text; `nil` when it is not a uuid.
         public init?(parsing text: String) {
             let hex = text.utf8.filter { $0 != UInt8(ascii: "-") }

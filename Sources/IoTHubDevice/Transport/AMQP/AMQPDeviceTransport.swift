@@ -231,10 +231,6 @@ final class AMQPDeviceTransport: DeviceTransport, AMQPConnectionMember {
 
     /// A random version-4 uuid, lower-case text.
     static func randomUUID() -> String {
-        var generator = SystemRandomNumberGenerator()
-        var bytes = (0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        bytes[6] = bytes[6] & 0x0f | 0x40
-        bytes[8] = bytes[8] & 0x3f | 0x80
-        return AMQPValue.UUIDBytes(bytes).description
+        AMQPValue.UUIDBytes.random().description
     }
 }
