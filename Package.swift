@@ -58,7 +58,7 @@ let package = Package(
 
         // MARK: The fleet simulator.
         .target(name: "FleetSimulation", dependencies: [
-            "IoTHubDevice", "IoTHubProtocol",
+            "IoTHubDevice", "IoTHubProtocol", "CLinuxSystem",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "Logging", package: "swift-log"),

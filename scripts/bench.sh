@@ -5,19 +5,21 @@
 #
 #   amqp-multiplex   many SDK devices over few AMQP connections (fleetsim bench amqp-multiplex): attaches/s, and
 #                    resident memory per idle device in the hub and in the SDK  -> bench-results/amqp-multiplex.json
+#   proton-floor     what Qpid Proton's own objects cost per link (C, heap in use): the floor under both RSS
+#                    figures above                                            -> bench-results/proton-link-floor.json
 #   sdk-footprint    sample-telemetry built with --static-swift-stdlib: size, run-time libraries, Foundation/ICU
 #                    inside or not, RSS and threads once connected          -> bench-results/sdk-footprint.json
 #
 # Knobs (environment): AMQP_DEVICES (20000), AMQP_WARMUP (2000), AMQP_TLS=1 (AMQP over TLS instead of the plain
 # port), FOOTPRINT_BASELINE=REV (also build sample-telemetry at git revision REV, e.g. one from before Foundation
-# left the SDK, and measure it beside the current one), BENCH=amqp-multiplex,sdk-footprint (which to run).
+# left the SDK, and measure it beside the current one), BENCH=amqp-multiplex,proton-floor,sdk-footprint (which to run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=/opt/swift/usr/bin:$PATH
 
 AMQP_DEVICES=${AMQP_DEVICES:-20000}
 AMQP_WARMUP=${AMQP_WARMUP:-2000}
-BENCH=${BENCH:-amqp-multiplex,sdk-footprint}
+BENCH=${BENCH:-amqp-multiplex,proton-floor,sdk-footprint}
 wants() { [[ ",$BENCH," == *",$1,"* ]]; }
 
 bash scripts/install-deps.sh
@@ -93,6 +95,11 @@ if wants amqp-multiplex; then
     "$bin/fleetsim" bench amqp-multiplex --connection-string "$owner" --endpoint "http://127.0.0.1:$http_port" \
         "${transport[@]}" --devices "$AMQP_DEVICES" --warmup-devices "$AMQP_WARMUP" --hub-pid "$hub_pid" \
         --json bench-results/amqp-multiplex.json || status=$?
+fi
+
+if wants proton-floor; then
+    clang -O2 scripts/bench/proton_link_floor.c -o .build/release/proton-link-floor -lqpid-proton
+    .build/release/proton-link-floor | tee bench-results/proton-link-floor.json
 fi
 
 if wants sdk-footprint; then

@@ -47,18 +47,21 @@ def status(pid):
 def run_sample(binary, environment, transport, messages, settle):
     """Runs the sample until it is connected, lets it settle, samples RSS and threads, and waits for its exit."""
     env = dict(os.environ, **environment)
-    process = subprocess.Popen([binary, "--transport", transport, "--count", str(messages), "--interval-ms", "250"],
+    # MQTT is the default; a sample from before the AMQP transport has no --transport option.
+    arguments = ([] if transport == "mqtt" else ["--transport", transport]) + ["--count", str(messages), "--interval-ms", "250"]
+    process = subprocess.Popen([binary] + arguments,
                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.time() + 30
-        connected = False
+        connected, seen = False, []
         while time.time() < deadline and not connected:
             line = process.stderr.readline()
             if not line:
                 break
+            seen.append(line)
             connected = "] connected" in line
         if not connected:
-            raise RuntimeError(f"{binary} did not connect: {process.stderr.read()}")
+            raise RuntimeError(f"{binary} did not connect: {''.join(seen)}{process.stderr.read()}")
         time.sleep(settle)
         rss, threads = status(process.pid)
         stdout, stderr = process.communicate(timeout=messages * 0.25 + 60)

@@ -1,3 +1,4 @@
+import CLinuxSystem
 import Foundation
 import IoTHubDevice
 import IoTHubProtocol
@@ -52,6 +53,9 @@ public enum AMQPMultiplexBenchmark {
         /// This process's resident bytes per idle device (slope).
         public var clientBytesPerDevice: Double
         public var clientResidentBytes: (warm: Int, all: Int)
+        /// This process's heap in use (malloc) per idle device, and the part of it the unconnected client objects take.
+        public var clientHeapBytesPerDevice: Double
+        public var clientObjectHeapBytesPerDevice: Double
         public var acknowledged: Int
 
         public var json: JSONValue {
@@ -62,6 +66,8 @@ public enum AMQPMultiplexBenchmark {
                 "clientBytesPerDevice": .double(clientBytesPerDevice.rounded()),
                 "clientResidentBytes": ["warm": .integer(Int64(clientResidentBytes.warm)),
                                         "all": .integer(Int64(clientResidentBytes.all))],
+                "clientHeapBytesPerDevice": .double(clientHeapBytesPerDevice.rounded()),
+                "clientObjectHeapBytesPerDevice": .double(clientObjectHeapBytesPerDevice.rounded()),
                 "acknowledged": .integer(Int64(acknowledged)),
                 "targets": ["hubBytesPerDevice": 3072, "clientBytesPerDevice": 2048, "attachesPerSecond": 10_000],
             ]
@@ -81,7 +87,9 @@ public enum AMQPMultiplexBenchmark {
             if let hubBytesPerDevice {
                 lines.append("  hub RSS:    \(Int(hubBytesPerDevice.rounded())) B per idle device (target ≤ 3,072)")
             }
-            lines.append("  SDK RSS:    \(Int(clientBytesPerDevice.rounded())) B per idle device (target ≤ 2,048)")
+            lines.append("  SDK RSS:    \(Int(clientBytesPerDevice.rounded())) B per idle device (target ≤ 2,048); heap in use "
+                         + "\(Int(clientHeapBytesPerDevice.rounded())) B, of which the unconnected client "
+                         + "\(Int(clientObjectHeapBytesPerDevice.rounded())) B")
             lines.append("  telemetry:  \(acknowledged) of \(devices) acknowledged")
             return lines.joined(separator: "\n")
         }
@@ -104,21 +112,21 @@ public enum AMQPMultiplexBenchmark {
         options.logger = logger
         options.gatewayHostName = configuration.gatewayHostName
         let ids = configuration.deviceIds
-        var clients: [DeviceClient] = []
-        clients.reserveCapacity(ids.count)
-        for id in ids {
-            guard let key = keys[id] else { throw FleetError.invalidConfiguration("no key for \(id)") }
-            clients.append(try DeviceClient(hostName: configuration.hostName, deviceId: id, sharedAccessKey: key,
-                                            options: options))
-        }
-        let warm = min(max(configuration.warmupDevices, 0), clients.count)
-        var attach = try await connect(clients[0..<warm])
+        let warm = min(max(configuration.warmupDevices, 0), ids.count)
+        // Clients are made batch by batch, so the memory slope includes the client objects, not just their links.
+        var clients = try makeClients(ids[0..<warm], keys: keys, hostName: configuration.hostName, options: options)
+        var attach = try await connect(clients[...])
         try await Task.sleep(for: configuration.idle)
         let clientWarm = ResidentMemory.bytes(of: nil)
+        let heapWarm = ResidentMemory.heapInUse()
         let hubWarm = configuration.hubProcessId.map { ResidentMemory.bytes(of: $0) }
-        attach += try await connect(clients[warm...])
+        let rest = try makeClients(ids[warm...], keys: keys, hostName: configuration.hostName, options: options)
+        let heapObjects = ResidentMemory.heapInUse()
+        attach += try await connect(rest[...])
+        clients += rest
         try await Task.sleep(for: configuration.idle)
         let clientAll = ResidentMemory.bytes(of: nil)
+        let heapAll = ResidentMemory.heapInUse()
         let hubAll = configuration.hubProcessId.map { ResidentMemory.bytes(of: $0) }
         let connections = await pool.connections.count
 
@@ -131,12 +139,22 @@ public enum AMQPMultiplexBenchmark {
             devices: clients.count, connections: connections, attach: attach,
             attachesPerSecond: Double(clients.count) / max(attach.seconds, 1e-9),
             clientBytesPerDevice: Double(clientAll - clientWarm) / measured,
-            clientResidentBytes: (clientWarm, clientAll), acknowledged: acknowledged)
+            clientResidentBytes: (clientWarm, clientAll),
+            clientHeapBytesPerDevice: Double(heapAll - heapWarm) / measured,
+            clientObjectHeapBytesPerDevice: Double(heapObjects - heapWarm) / measured, acknowledged: acknowledged)
         if let hubWarm, let hubAll {
             result.hubBytesPerDevice = Double(hubAll - hubWarm) / measured
             result.hubResidentBytes = (hubWarm, hubAll)
         }
         return result
+    }
+
+    private static func makeClients(_ ids: ArraySlice<String>, keys: [String: String], hostName: String,
+                                    options: DeviceClientOptions) throws -> [DeviceClient] {
+        try ids.map { id in
+            guard let key = keys[id] else { throw FleetError.invalidConfiguration("no key for \(id)") }
+            return try DeviceClient(hostName: hostName, deviceId: id, sharedAccessKey: key, options: options)
+        }
     }
 
     /// Connects `clients` all at once; returns how long until the last one was connected.
@@ -169,6 +187,12 @@ enum ResidentMemory {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return 0 }
         let fields = text.split(separator: " ")
         return (fields.count > 1 ? Int(fields[1]) ?? 0 : 0) * Int(sysconf(Int32(_SC_PAGESIZE)))
+    }
+
+    /// Bytes this process has allocated with malloc and not freed (all arenas, and mmapped blocks).
+    static func heapInUse() -> Int {
+        let info = mallinfo2()
+        return Int(info.uordblks) + Int(info.hblkhd)
     }
 }
 
