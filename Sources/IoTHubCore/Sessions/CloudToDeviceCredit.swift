@@ -19,18 +19,20 @@ package struct CloudToDeviceCredit<Key: Hashable> {
 
     package init() {}
 
-    /// How many messages to lock now, given what the device will take (`credit`); 0 while a fetch is under way
-    /// (it is remembered and ``fetched(_:requested:)`` says to fetch again).
-    package mutating func startFetch(credit: Int, now: Duration, lock: Duration) -> Int {
+    /// How many messages to lock now: the room left in a window of `window` deliveries in flight, after the
+    /// expired ones gave theirs back, and no more than the device's `credit` (AMQP link credit; MQTT has none).
+    /// 0 while a fetch is under way (it is remembered and ``fetched(_:requested:)`` says to fetch again).
+    package mutating func startFetch(window: Int, credit: Int = .max, now: Duration, lock: Duration) -> Int {
         expire(before: now - lock)
         guard !fetching else {
             wanted = true
             return 0
         }
-        guard credit > 0 else { return 0 }
+        let room = min(credit, window - inFlight.count)
+        guard room > 0 else { return 0 }
         fetching = true
         wanted = false
-        return credit
+        return room
     }
 
     /// A fetch ended with `count` of `requested` messages; `true` when another fetch should follow at once.

@@ -228,10 +228,11 @@ extension AMQPConnectionHandler {
     /// Locks and sends queued C2D messages while the device's link has credit and the window has room.
     func deliverCloudToDevice(to identity: DeviceIdentity) {
         guard identities[identity] != nil, let link = link(.cloudToDevice(identity)), let context else { return }
-        let credit = min(Int(pn_link_credit(link.link)), configuration.cloudToDeviceWindow - link.cloudToDevice.inFlight.count)
         let lock = configuration.cloudToDeviceLock
         let now = Duration.nanoseconds(Int64(context.eventLoop.now.uptimeNanoseconds))
-        let wanted = link.cloudToDevice.startFetch(credit: credit, now: now, lock: .nanoseconds(lock.nanoseconds))
+        let wanted = link.cloudToDevice.startFetch(window: configuration.cloudToDeviceWindow,
+                                                   credit: Int(pn_link_credit(link.link)), now: now,
+                                                   lock: .nanoseconds(lock.nanoseconds))
         guard wanted > 0 else { return }
         let service = services.cloudToDevice
         perform({ try await service.lock(identity, maximum: wanted, lockDuration: Double(lock.nanoseconds) / 1e9) }) { [self] result in

@@ -25,8 +25,7 @@ struct MQTTCloudToDeviceWindow {
     /// How many messages to lock now (expired deliveries first give back their places); 0 while a fetch is under
     /// way.
     mutating func startFetch(now: NIODeadline, lock: TimeAmount) -> Int {
-        credit.expire(before: Self.duration(now) - .nanoseconds(lock.nanoseconds))
-        return credit.startFetch(credit: available, now: Self.duration(now), lock: .nanoseconds(lock.nanoseconds))
+        credit.startFetch(window: capacity, now: Self.duration(now), lock: .nanoseconds(lock.nanoseconds))
     }
 
     /// A fetch ended; `true` when another should follow at once.
