@@ -32,6 +32,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.7.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        // Mergeable latency histograms for the simulator's workers.
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
         // MARK: System libraries (module map + shim.h; installed by `make deps`).
@@ -59,6 +61,7 @@ let package = Package(
         // MARK: The fleet simulator.
         .target(name: "FleetSimulation", dependencies: [
             "IoTHubDevice", "IoTHubProtocol", "CLinuxSystem",
+            .product(name: "Histogram", package: "hdrhistogram-swift"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "Logging", package: "swift-log"),

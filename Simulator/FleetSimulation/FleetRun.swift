@@ -109,23 +109,24 @@ public enum FleetRun {
 
 /// Collects the outcomes of a run from every device task.
 actor FleetRecorder {
-    private var connectLatencies: [Duration] = []
-    private var sendLatencies: [Duration] = []
+    private var metrics = FleetMetrics()
     private var connectErrors: [String: Int] = [:]
     private var sendErrors: [String: Int] = [:]
 
-    func connected(after latency: Duration) { connectLatencies.append(latency) }
+    func connected(after latency: Duration) { metrics.record(.connect, latency: latency) }
     func connectFailed(_ error: any Error) { connectErrors["\(error)", default: 0] += 1 }
-    func acknowledged(after latency: Duration) { sendLatencies.append(latency) }
+    func acknowledged(after latency: Duration) { metrics.record(.d2cAck, latency: latency) }
     func sendFailed(_ reason: String) { sendErrors[reason, default: 0] += 1 }
 
     func report(configuration: FleetConfiguration, connectDuration: Duration, sendDuration: Duration,
                 total: Duration) -> FleetReport {
-        FleetReport(devices: configuration.devices, connected: connectLatencies.count,
-                    connectLatency: LatencySummary(connectLatencies), connectDuration: connectDuration,
-                    messagesPlanned: configuration.devices * configuration.messagesPerDevice,
-                    acknowledged: sendLatencies.count, failed: sendErrors.values.reduce(0, +),
-                    sendLatency: LatencySummary(sendLatencies), sendDuration: sendDuration, totalDuration: total,
-                    errors: connectErrors.merging(sendErrors, uniquingKeysWith: +))
+        let connects = metrics.operations[.connect]?.latency ?? LatencyHistogram()
+        let sends = metrics.operations[.d2cAck]?.latency ?? LatencyHistogram()
+        return FleetReport(devices: configuration.devices, connected: connects.count,
+                           connectLatency: LatencySummary(connects), connectDuration: connectDuration,
+                           messagesPlanned: configuration.devices * configuration.messagesPerDevice,
+                           acknowledged: sends.count, failed: sendErrors.values.reduce(0, +),
+                           sendLatency: LatencySummary(sends), sendDuration: sendDuration, totalDuration: total,
+                           errors: connectErrors.merging(sendErrors, uniquingKeysWith: +))
     }
 }
