@@ -45,22 +45,13 @@ if wants sdk-footprint; then
 fi
 
 # Free loopback ports: HTTPS, MQTT over TLS, plain MQTT, plain HTTP, AMQP over TLS, plain AMQP.
-read -r https_port mqtts_port mqtt_port http_port amqps_port amqp_port < <(python3 - <<'PY'
-import socket
-sockets = [socket.socket() for _ in range(6)]
-for s in sockets:
-    s.bind(("127.0.0.1", 0))
-print(*[s.getsockname()[1] for s in sockets])
-PY
-)
+source scripts/lib/hub.sh
+read -r https_port mqtts_port mqtt_port http_port amqps_port amqp_port < <(free_ports 6)
 
 data=$(mktemp -d /tmp/iothub-bench.XXXXXX)
 hub_pid=""
 cleanup() {
-    if [ -n "$hub_pid" ] && kill -0 "$hub_pid" 2>/dev/null; then
-        kill -TERM "$hub_pid"
-        wait "$hub_pid" 2>/dev/null || true
-    fi
+    stop_hub "$hub_pid"
     rm -rf "$data"
 }
 trap cleanup EXIT
@@ -70,17 +61,7 @@ echo "bench: starting the hub (SQLite store in $data)"
     --plain-mqtt-port "$mqtt_port" --plain-http-port "$http_port" --amqps-port "$amqps_port" \
     --plain-amqp-port "$amqp_port" > "$data/hub.log" 2>&1 &
 hub_pid=$!
-for _ in $(seq 1 400); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$amqp_port") 2>/dev/null && (exec 3<>"/dev/tcp/127.0.0.1/$http_port") 2>/dev/null; then
-        break
-    fi
-    if ! kill -0 "$hub_pid" 2>/dev/null; then
-        echo "bench: the hub exited:" >&2
-        cat "$data/hub.log" >&2
-        exit 1
-    fi
-    sleep 0.05
-done
+wait_for_hub "$hub_pid" "$data/hub.log" "$amqp_port" "$http_port"
 
 owner=$("$bin/iothub" connection-string --data-dir "$data")
 mkdir -p bench-results

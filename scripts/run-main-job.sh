@@ -21,22 +21,13 @@ swift build -c "$CONFIG" --product fleetsim
 bin=$(swift build -c "$CONFIG" --show-bin-path)
 
 # Four free loopback ports: HTTPS, MQTT over TLS, plain MQTT, plain HTTP.
-read -r https_port mqtts_port mqtt_port http_port < <(python3 - <<'PY'
-import socket
-sockets = [socket.socket() for _ in range(4)]
-for s in sockets:
-    s.bind(("127.0.0.1", 0))
-print(*[s.getsockname()[1] for s in sockets])
-PY
-)
+source scripts/lib/hub.sh
+read -r https_port mqtts_port mqtt_port http_port < <(free_ports 4)
 
 data=$(mktemp -d /tmp/iothub-main-job.XXXXXX)
 hub_pid=""
 cleanup() {
-    if [ -n "$hub_pid" ] && kill -0 "$hub_pid" 2>/dev/null; then
-        kill -TERM "$hub_pid"
-        wait "$hub_pid" 2>/dev/null || true
-    fi
+    stop_hub "$hub_pid"
     if [ "${KEEP_DATA:-0}" != 1 ]; then rm -rf "$data"; else echo "main job: hub data kept in $data"; fi
 }
 trap cleanup EXIT
@@ -45,17 +36,7 @@ echo "main job: starting the hub (SQLite store in $data)"
 "$bin/iothub" serve --data-dir "$data" --hostname localhost --https-port "$https_port" --mqtts-port "$mqtts_port" \
     --plain-mqtt-port "$mqtt_port" --plain-http-port "$http_port" --amqps-port 0 > "$data/hub.log" 2>&1 &
 hub_pid=$!
-for _ in $(seq 1 200); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$mqtt_port") 2>/dev/null && (exec 3<>"/dev/tcp/127.0.0.1/$http_port") 2>/dev/null; then
-        break
-    fi
-    if ! kill -0 "$hub_pid" 2>/dev/null; then
-        echo "main job: the hub exited:" >&2
-        cat "$data/hub.log" >&2
-        exit 1
-    fi
-    sleep 0.05
-done
+wait_for_hub "$hub_pid" "$data/hub.log" "$mqtt_port" "$http_port"
 
 owner=$("$bin/iothub" connection-string --data-dir "$data")
 mkdir -p bench-results

@@ -18,17 +18,7 @@ struct AMQPMultiplexBenchCommand: AsyncParsableCommand {
             is 1 unless every one was acknowledged.
             """)
 
-    @Option(help: "Service connection string with RegistryWrite (default: $IOTHUB_CONNECTION_STRING).")
-    var connectionString: String?
-
-    @Option(help: "The hub's REST endpoint (default: https://{HostName}; http://127.0.0.1:PORT for a plain HTTP port).")
-    var endpoint: String?
-
-    @Option(help: "A CA file to trust for HTTPS and AMQP over TLS (default: the system trust store).")
-    var caFile: String?
-
-    @Option(help: "Connect devices here instead of the connection string's HostName (e.g. 127.0.0.1).")
-    var gateway: String?
+    @OptionGroup var hub: HubOptions
 
     @Option(help: "AMQP over TLS port.")
     var amqpPort: Int = 5671
@@ -63,16 +53,12 @@ struct AMQPMultiplexBenchCommand: AsyncParsableCommand {
     func run() async throws {
         var logger = Logger(label: "fleetsim.bench")
         logger.logLevel = .warning
-        guard let serviceConnectionString = connectionString ?? ProcessInfo.processInfo.environment["IOTHUB_CONNECTION_STRING"]
-        else {
-            throw ValidationError("pass --connection-string or set IOTHUB_CONNECTION_STRING (a policy with RegistryWrite)")
-        }
-        let provisioner = try FleetProvisioner(connectionString: serviceConnectionString, endpoint: endpoint, caFile: caFile)
+        let provisioner = try hub.provisioner()
         var configuration = AMQPMultiplexBenchmark.Configuration(hostName: provisioner.connectionString.hostName)
-        configuration.gatewayHostName = gateway
+        configuration.gatewayHostName = hub.gateway
         configuration.amqpsPort = amqpPort
         configuration.plainAMQPPort = plainAmqpPort
-        configuration.caFile = caFile
+        configuration.caFile = hub.caFile
         configuration.devices = devices
         configuration.warmupDevices = warmupDevices
         configuration.hubProcessId = hubPid

@@ -17,17 +17,7 @@ struct FleetRunCommand: AsyncParsableCommand {
             percentiles. Exits 0 when every device connected and every message was acknowledged.
             """)
 
-    @Option(help: "Service connection string with RegistryWrite (default: $IOTHUB_CONNECTION_STRING).")
-    var connectionString: String?
-
-    @Option(help: "The hub's REST endpoint (default: https://{HostName}; http://127.0.0.1:PORT for a plain HTTP port).")
-    var endpoint: String?
-
-    @Option(help: "A CA file to trust for HTTPS and MQTT over TLS (default: the system trust store).")
-    var caFile: String?
-
-    @Option(help: "Connect devices here instead of the connection string's HostName (e.g. 127.0.0.1).")
-    var gateway: String?
+    @OptionGroup var hub: HubOptions
 
     @Option(help: "MQTT over TLS port.")
     var mqttPort: Int = 8883
@@ -81,16 +71,12 @@ struct FleetRunCommand: AsyncParsableCommand {
     func run() async throws {
         var logger = Logger(label: "fleetsim")
         logger.logLevel = .warning
-        guard let serviceConnectionString = connectionString ?? ProcessInfo.processInfo.environment["IOTHUB_CONNECTION_STRING"]
-        else {
-            throw ValidationError("pass --connection-string or set IOTHUB_CONNECTION_STRING (a policy with RegistryWrite)")
-        }
-        let provisioner = try FleetProvisioner(connectionString: serviceConnectionString, endpoint: endpoint, caFile: caFile)
+        let provisioner = try hub.provisioner()
         var configuration = FleetConfiguration(hostName: provisioner.connectionString.hostName)
-        configuration.gatewayHostName = gateway
+        configuration.gatewayHostName = hub.gateway
         configuration.mqttsPort = mqttPort
         configuration.plainMQTTPort = plainMqttPort
-        configuration.caFile = caFile
+        configuration.caFile = hub.caFile
         configuration.devices = devices
         configuration.messagesPerDevice = messages
         configuration.messageInterval = .milliseconds(intervalMilliseconds)
@@ -104,7 +90,7 @@ struct FleetRunCommand: AsyncParsableCommand {
         print("fleetsim: creating \(devices) devices through \(provisioner.endpoint)")
         let keys = try await provisioner.provision(configuration.deviceIds)
         let transport = plainMqttPort.map { "plain MQTT on port \($0)" } ?? "MQTT over TLS on port \(mqttPort)"
-        print("fleetsim: \(devices) devices × \(messages) messages over \(transport) to \(gateway ?? configuration.hostName), \(loops) loop(s)")
+        print("fleetsim: \(devices) devices × \(messages) messages over \(transport) to \(hub.gateway ?? configuration.hostName), \(loops) loop(s)")
         let report = try await FleetRun.run(configuration, keys: keys, logger: logger)
         print(report.text)
         if let json {
