@@ -34,6 +34,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         // Mergeable latency histograms for the simulator's workers.
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+        // The simulator's scenario files (YAML, with line numbers for errors).
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
         // MARK: System libraries (module map + shim.h; installed by `make deps`).
@@ -62,6 +64,7 @@ let package = Package(
         .target(name: "FleetSimulation", dependencies: [
             "IoTHubDevice", "IoTHubProtocol", "CLinuxSystem",
             .product(name: "Histogram", package: "hdrhistogram-swift"),
+            .product(name: "Yams", package: "Yams"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "Logging", package: "swift-log"),

@@ -76,6 +76,7 @@ struct AMQPInteropTests {
         // C2D: three queued (one for an unknown device refused), received with their properties; accepted =
         // complete, rejected = dead-letter, released = delivered again; feedback for the two that asked.
         let c2d = try #require(out["cloudToDevice"] as? [String: Any])
+        #expect(c2d["error"] == nil, "the C2D step failed: \(c2d)")
         #expect(c2d["sends"] as? [String] == ["SendComplete", "SendComplete", "SendComplete", "SendFailed"])
         let received = try #require(c2d["received"] as? [[String: Any]])
         #expect(received.map { $0["id"] as? String } == ["c2d-0", "c2d-1", "c2d-2"])

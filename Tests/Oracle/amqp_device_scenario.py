@@ -12,6 +12,7 @@ import json
 import sys
 import threading
 import time
+import traceback
 import urllib.parse
 import urllib.request
 import uuid
@@ -42,13 +43,13 @@ def device_auth(key=None, device=DEVICE):
     audience = f"{HOST}/devices/{device}"
     token, expiry = sas(audience, key or CONFIG["device"]["key"])
     return authentication.SASTokenAuth(audience=audience, uri=f"amqps://{DIAL}/devices/{device}", token=token,
-                                       expires_at=expiry, port=PORT, verify=CA)
+                                       expires_at=expiry, port=PORT, verify=CA, timeout=60)
 
 
 def service_auth():
     token, expiry = sas(HOST, CONFIG["policy"]["key"], CONFIG["policy"]["name"])
     return authentication.SASTokenAuth(audience=HOST, uri=f"amqps://{DIAL}", token=token, expires_at=expiry,
-                                       port=PORT, verify=CA)
+                                       port=PORT, verify=CA, timeout=60)
 
 
 def connection(auth):
@@ -69,7 +70,8 @@ def step(results, name, run):
     try:
         results[name] = run()
     except Exception as error:  # the outcome is what the Swift test checks
-        results[name] = {"error": f"{type(error).__name__}: {error}"}
+        where = traceback.format_exc(limit=-2).strip().splitlines()
+        results[name] = {"error": f"{type(error).__name__}: {error}", "where": where[-4:]}
 
 
 def telemetry():
