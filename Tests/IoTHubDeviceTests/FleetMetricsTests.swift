@@ -72,3 +72,36 @@ struct FleetMetricsTests {
         #expect(LatencySummary(metrics.operations[.method]!.latency).p99 == metrics.operations[.method]!.latency.milliseconds(atPercentile: 99))
     }
 }
+
+/// Per-second series and the compact form workers send.
+struct FleetTimelineTests {
+    @Test func workersTimelinesAddUpSecondBySecond() throws {
+        var first = FleetTimeline(), second = FleetTimeline()
+        first.connected(10, at: 0)
+        first.count("d2c.acknowledged", at: 0, by: 5)
+        first.count("d2c.acknowledged", at: 2, by: 7)
+        second.connected(20, at: 1)
+        second.count("d2c.acknowledged", at: 1, by: 3)
+        second.count("throttled", at: 2)
+        let decoded = try JSONDecoder().decode(FleetTimeline.self, from: JSONEncoder().encode(second))
+        first.merge(decoded)
+        #expect(first.series("d2c.acknowledged") == [5, 3, 7])
+        #expect(first.series("throttled") == [0, 0, 1])
+        #expect(first.connectedSeries == [10, 20, 20], "the gauge carries over a second that did not set it")
+        #expect(first.json["counts"]?["throttled"] == [0, 0, 1])
+    }
+
+    @Test func aHistogramTravelsAsSparsePairs() throws {
+        var histogram = LatencyHistogram()
+        for milliseconds in [1, 1, 2, 500, 20_000] { histogram.record(.milliseconds(milliseconds)) }
+        let data = try JSONEncoder().encode(histogram)
+        #expect(data.count < 200, "\(data.count) bytes")
+        let decoded = try JSONDecoder().decode(LatencyHistogram.self, from: data)
+        #expect(decoded == histogram)
+        // A bucket travels as its highest equivalent value: within the histogram's 0.1 % precision.
+        #expect(abs(decoded.milliseconds(atPercentile: 100) - 20_000) / 20_000 < 0.001)
+        #expect(throws: DecodingError.self) {
+            try JSONDecoder().decode(LatencyHistogram.self, from: Data(#"{"values":[1,2],"counts":[1]}"#.utf8))
+        }
+    }
+}

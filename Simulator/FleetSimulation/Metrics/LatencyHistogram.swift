@@ -44,6 +44,30 @@ public struct LatencyHistogram: Sendable, Codable, Equatable {
         }
     }
 
+    // MARK: Codable: sparse (value, count) pairs, not the ~23,000 counters of the whole range.
+
+    private enum CodingKeys: String, CodingKey { case values, counts }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let values = try container.decode([UInt64].self, forKey: .values)
+        let counts = try container.decode([UInt64].self, forKey: .counts)
+        guard values.count == counts.count else {
+            throw DecodingError.dataCorruptedError(forKey: .counts, in: container,
+                                                   debugDescription: "\(values.count) values but \(counts.count) counts")
+        }
+        for (value, count) in zip(values, counts) {
+            _ = histogram.record(min(max(value, 1), Self.highestMicroseconds), count: count)
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        let recorded = Array(histogram.recordedValues())
+        try container.encode(recorded.map(\.value), forKey: .values)
+        try container.encode(recorded.map { UInt64($0.count) }, forKey: .counts)
+    }
+
     public static func == (lhs: LatencyHistogram, rhs: LatencyHistogram) -> Bool {
         lhs.count == rhs.count && lhs.histogram.recordedValues().map(\.count) == rhs.histogram.recordedValues().map(\.count)
             && lhs.histogram.recordedValues().map(\.value) == rhs.histogram.recordedValues().map(\.value)
