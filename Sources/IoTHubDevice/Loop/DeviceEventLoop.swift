@@ -22,6 +22,10 @@ protocol DeviceLoopSocketHandler: AnyObject {
 /// options.eventLoop = loop
 /// ```
 public final class DeviceEventLoop: @unchecked Sendable {
+    /// One read buffer for every socket on this loop (only the loop thread touches it): reads happen one at a
+    /// time, so thousands of idle sockets need no buffer each.
+    var readScratch = [UInt8](repeating: 0, count: 32_768)
+
     // @unchecked: `pending`, `stopping` and `threadId` are synchronized (Mutex / Atomic); everything else is only
     // touched on the loop thread, which `preconditionInEventLoop()` checks in the callers.
 

@@ -22,11 +22,11 @@ protocol AMQPConnectionMember: AnyObject {
 /// The connection opens its `$cbs-sender` / `$cbs-receiver` links at once and serves every member's put-token
 /// on them (message ids count up per connection); everything else a member does on its own links. When the last
 /// member leaves, the connection closes. Loop-confined.
-final class AMQPConnection: AMQPSocketDelegate {
+final class AMQPConnection: DeviceSocketDelegate {
     struct Settings {
         /// The hub host (OPEN hostname, SASL, the CBS audience); `socket.host` is where to connect.
         var hubHostName: String
-        var socket: AMQPSocket.Settings
+        var socket: DeviceSocket.Settings
         var containerId: String
 
         /// Connections are shared only between members with equal keys (an X.509 device brings its own TLS context).
@@ -55,7 +55,7 @@ final class AMQPConnection: AMQPSocketDelegate {
     let key: Key
     let loop: DeviceEventLoop
     let settings: Settings
-    private let socket: AMQPSocket
+    private let socket: DeviceSocket
     private let driver: ProtonClientDriver
     private let session: OpaquePointer
     private let cbsSender: OpaquePointer
@@ -91,7 +91,7 @@ final class AMQPConnection: AMQPSocketDelegate {
                                        localAddress: "$cbs", properties: [:], credit: Self.cbsCredit)
         cbsSender = ProtonLinks.open(on: session, sender: true, name: "$cbs-sender", address: "$cbs",
                                      localAddress: "$cbs", properties: [:])
-        socket = AMQPSocket(settings: settings.socket, loop: loop)
+        socket = DeviceSocket(settings: settings.socket, loop: loop)
         socket.delegate = self
     }
 
@@ -168,16 +168,16 @@ final class AMQPConnection: AMQPSocketDelegate {
     /// Shuts the socket down under the connection (tests).
     func shutdownSocketForTesting() { socket.shutdownForTesting() }
 
-    // MARK: AMQPSocketDelegate
+    // MARK: DeviceSocketDelegate
 
-    func socketOpened(_ socket: AMQPSocket) { pump() }
+    func socketOpened(_ socket: DeviceSocket) { pump() }
 
-    func socket(_ socket: AMQPSocket, received bytes: ArraySlice<UInt8>) {
+    func socket(_ socket: DeviceSocket, received bytes: ArraySlice<UInt8>) {
         driver.read(bytes)
         pump()
     }
 
-    func socketClosed(_ socket: AMQPSocket, reason: String) {
+    func socketClosed(_ socket: DeviceSocket, reason: String) {
         guard !isFinished else { return }
         driver.socketClosed()
         pump()

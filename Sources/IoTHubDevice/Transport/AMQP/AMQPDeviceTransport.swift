@@ -102,7 +102,7 @@ final class AMQPDeviceTransport: DeviceTransport, AMQPConnectionMember {
         let options = context.options
         let settings = AMQPConnection.Settings(
             hubHostName: registration.hostName,
-            socket: AMQPSocket.Settings(host: options.gatewayHostName ?? registration.hostName,
+            socket: DeviceSocket.Settings(host: options.gatewayHostName ?? registration.hostName,
                                         port: options.plainTCPPort ?? options.amqpPort,
                                         bindAddress: options.bindAddress, tls: context.tls,
                                         connectTimeout: options.connectTimeout),

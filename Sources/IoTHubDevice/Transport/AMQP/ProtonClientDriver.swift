@@ -1,7 +1,7 @@
 import CProton
 
 /// Owns one client-side `pn_connection_driver_t`: Qpid Proton's AMQP engine for a connection whose bytes the
-/// SDK's ``AMQPSocket`` moves (Proton does no I/O and starts no thread here).
+/// SDK's ``DeviceSocket`` moves (Proton does no I/O and starts no thread here).
 ///
 /// Bytes read from the socket go in with ``read(_:)``; Proton's events come out of ``nextEvent()``; the bytes to
 /// send come out of ``takeOutput()``; ``tick(nowMilliseconds:)`` runs Proton's heartbeats and idle time-out.

@@ -3,31 +3,42 @@ import COpenSSL
 import Dispatch
 import Glibc
 
-/// Events of one ``AMQPSocket``, on the loop thread.
-protocol AMQPSocketDelegate: AnyObject {
+/// Events of one ``DeviceSocket``, on the loop thread.
+package protocol DeviceSocketDelegate: AnyObject {
     /// TCP (and TLS, when configured) is up; bytes can flow.
-    func socketOpened(_ socket: AMQPSocket)
+    func socketOpened(_ socket: DeviceSocket)
     /// Bytes arrived (already decrypted).
-    func socket(_ socket: AMQPSocket, received bytes: ArraySlice<UInt8>)
-    /// The socket is closed (refused, lost, TLS failure, or after ``AMQPSocket/close()``); called once.
-    func socketClosed(_ socket: AMQPSocket, reason: String)
+    func socket(_ socket: DeviceSocket, received bytes: ArraySlice<UInt8>)
+    /// The socket is closed (refused, lost, TLS failure, or after ``DeviceSocket/close()``); called once.
+    func socketClosed(_ socket: DeviceSocket, reason: String)
 }
 
 /// One TCP connection, optionally TLS through the system OpenSSL and a shared ``DeviceTLSContext``, driven by a
-/// ``DeviceEventLoop``: the thin owner of the file descriptor and the `SSL *`.
+/// ``DeviceEventLoop``: the thin owner of the file descriptor and the `SSL *`. The SDK's AMQP transport runs on it,
+/// and so does the simulator's native MQTT engine (hence `package`). Reads go through the loop's one scratch
+/// buffer, so an idle socket holds no read buffer of its own.
 ///
 /// TLS is done here rather than with Proton's `pn_ssl`, so AMQP uses the very `SSL_CTX` MQTT uses: the same trust
 /// options (system store or a CA file, verified chain and host name, TLS 1.2 minimum), one parsed CA bundle for
 /// every connection, and X.509 client certificates (including an HSM-backed `SSL_CTX`) with no second copy.
 ///
 /// DNS and the TCP connect run on a background queue (both block); the handshake and all I/O run on the loop.
-final class AMQPSocket: DeviceLoopSocketHandler {
-    struct Settings: Sendable {
-        var host: String
-        var port: Int
-        var bindAddress: String?
-        var tls: DeviceTLSContext?
-        var connectTimeout: Duration
+package final class DeviceSocket: DeviceLoopSocketHandler {
+    package struct Settings: Sendable {
+        package var host: String
+        package var port: Int
+        package var bindAddress: String?
+        package var tls: DeviceTLSContext?
+        package var connectTimeout: Duration
+
+        package init(host: String, port: Int, bindAddress: String? = nil, tls: DeviceTLSContext? = nil,
+                     connectTimeout: Duration = .seconds(30)) {
+            self.host = host
+            self.port = port
+            self.bindAddress = bindAddress
+            self.tls = tls
+            self.connectTimeout = connectTimeout
+        }
     }
 
     private enum State { case idle, connecting, handshaking, open, closed }
@@ -39,18 +50,17 @@ final class AMQPSocket: DeviceLoopSocketHandler {
     /// Resolves and connects off the loop; many threads may block in `getaddrinfo` at once.
     private static let connector = DispatchQueue(label: "iothub-device-amqp-connect", attributes: .concurrent)
 
-    let settings: Settings
-    let loop: DeviceEventLoop
-    weak var delegate: (any AMQPSocketDelegate)?
+    package let settings: Settings
+    package let loop: DeviceEventLoop
+    package weak var delegate: (any DeviceSocketDelegate)?
     private var state = State.idle
     private var fd: Int32 = -1
     private var ssl: OpaquePointer?
     private var output: [UInt8] = []
     private var watchingWrites = false
     private var handshakeWantsWrite = false
-    private var readBuffer = [UInt8](repeating: 0, count: 32_768)
 
-    init(settings: Settings, loop: DeviceEventLoop) {
+    package init(settings: Settings, loop: DeviceEventLoop) {
         self.settings = settings
         self.loop = loop
     }
@@ -60,11 +70,11 @@ final class AMQPSocket: DeviceLoopSocketHandler {
         if fd >= 0 { Glibc.close(fd) }
     }
 
-    var isOpen: Bool { state == .open }
+    package var isOpen: Bool { state == .open }
 
-    /// Resolves, connects and (with TLS) shakes hands; ``AMQPSocketDelegate/socketOpened(_:)`` or
-    /// ``AMQPSocketDelegate/socketClosed(_:reason:)`` follows.
-    func connect() {
+    /// Resolves, connects and (with TLS) shakes hands; ``DeviceSocketDelegate/socketOpened(_:)`` or
+    /// ``DeviceSocketDelegate/socketClosed(_:reason:)`` follows.
+    package func connect() {
         loop.preconditionInEventLoop()
         guard state == .idle else { return }
         state = .connecting
@@ -77,19 +87,19 @@ final class AMQPSocket: DeviceLoopSocketHandler {
     }
 
     /// Queues bytes and writes what the socket takes now.
-    func write(_ bytes: [UInt8]) {
+    package func write(_ bytes: [UInt8]) {
         guard state == .open || state == .handshaking, !bytes.isEmpty else { return }
         output.append(contentsOf: bytes)
         if state == .open { flush() }
     }
 
-    /// Closes at once (no TLS close_notify wait); the delegate hears ``AMQPSocketDelegate/socketClosed(_:reason:)``.
-    func close(reason: String = "closed") {
+    /// Closes at once (no TLS close_notify wait); the delegate hears ``DeviceSocketDelegate/socketClosed(_:reason:)``.
+    package func close(reason: String = "closed") {
         finish(reason)
     }
 
     /// Shuts the socket down under the connection (tests: a connection lost in the middle of traffic).
-    func shutdownForTesting() {
+    package func shutdownForTesting() {
         if fd >= 0 { _ = Glibc.shutdown(fd, Int32(SHUT_RDWR)) }
     }
 
@@ -204,7 +214,7 @@ final class AMQPSocket: DeviceLoopSocketHandler {
 
     // MARK: I/O
 
-    func socketReady(readable: Bool, writable: Bool, error: Bool) {
+    package func socketReady(readable: Bool, writable: Bool, error: Bool) {
         switch state {
         case .handshaking:
             handshake()
@@ -220,7 +230,7 @@ final class AMQPSocket: DeviceLoopSocketHandler {
         while state == .open {
             let count: Int
             if let ssl {
-                let rc = readBuffer.withUnsafeMutableBytes { SSL_read(ssl, $0.baseAddress, Int32($0.count)) }
+                let rc = loop.readScratch.withUnsafeMutableBytes { SSL_read(ssl, $0.baseAddress, Int32($0.count)) }
                 if rc <= 0 {
                     let error = SSL_get_error(ssl, rc)
                     if error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE { return }
@@ -229,7 +239,7 @@ final class AMQPSocket: DeviceLoopSocketHandler {
                 }
                 count = Int(rc)
             } else {
-                let rc = readBuffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+                let rc = loop.readScratch.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
                 if rc < 0 {
                     if errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR { return }
                     return finish("read failed: \(DeviceEventLoop.errnoText())")
@@ -237,7 +247,9 @@ final class AMQPSocket: DeviceLoopSocketHandler {
                 if rc == 0 { return finish("the hub closed the connection") }
                 count = rc
             }
-            delegate?.socket(self, received: readBuffer[0..<count])
+            // A slice of the loop's scratch buffer: valid for the call (copy-on-write keeps it so if a nested
+            // read reuses the buffer meanwhile); a delegate that keeps bytes copies them.
+            delegate?.socket(self, received: loop.readScratch[0..<count])
         }
     }
 
