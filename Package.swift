@@ -62,7 +62,7 @@ let package = Package(
 
         // MARK: The fleet simulator.
         .target(name: "FleetSimulation", dependencies: [
-            "IoTHubDevice", "IoTHubProtocol", "CLinuxSystem",
+            "IoTHubDevice", "IoTHubProtocol", "MQTTCore", "CLinuxSystem",
             .product(name: "Histogram", package: "hdrhistogram-swift"),
             .product(name: "Yams", package: "Yams"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -70,7 +70,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], path: "Simulator/FleetSimulation"),
         .executableTarget(name: "fleetsim", dependencies: [
-            "FleetSimulation", "IoTHubProtocol",
+            "FleetSimulation", "IoTHubDevice", "IoTHubProtocol",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], path: "Simulator/fleetsim"),

@@ -1,6 +1,7 @@
 import ArgumentParser
 import FleetSimulation
 import Foundation
+import IoTHubDevice
 import IoTHubProtocol
 import Logging
 
@@ -18,6 +19,15 @@ struct FleetRunCommand: AsyncParsableCommand {
             """)
 
     @OptionGroup var hub: HubOptions
+
+    @Option(help: "native-mqtt (each device a socket on MQTTCore's client session; the default) or sdk (each device a DeviceClient).")
+    var engine: FleetEngineChoice = .nativeMQTT
+
+    @Option(help: "QoS 1 messages in flight per device (native-mqtt).")
+    var window: Int = 10
+
+    @Option(help: "First connects per second across the fleet (native-mqtt; default: as fast as handshakes go).")
+    var connectRate: Double?
 
     @Option(help: "MQTT over TLS port.")
     var mqttPort: Int = 8883
@@ -57,10 +67,12 @@ struct FleetRunCommand: AsyncParsableCommand {
 
     mutating func validate() throws {
         guard devices >= 1 else { throw ValidationError("--devices must be at least 1") }
-        // Each device costs 3 file descriptors (libmosquitto); a process may open 20,000.
-        guard devices <= 6000 else {
-            throw ValidationError("--devices over 6000 needs more file descriptors than one process may open here; run several fleetsim processes")
+        // A process may open 20,000 files: an SDK device costs 3 (libmosquitto), a native one 1.
+        let limit = engine == .sdk ? 6_000 : 19_000
+        guard devices <= limit else {
+            throw ValidationError("--devices over \(limit) needs more file descriptors than one process may open here with the \(engine.rawValue) engine; run several fleetsim processes")
         }
+        guard window >= 1 else { throw ValidationError("--window must be at least 1") }
         guard messages >= 0, intervalMilliseconds >= 0, payloadBytes >= 0 else {
             throw ValidationError("--messages, --interval-ms and --payload-bytes must not be negative")
         }
@@ -90,8 +102,29 @@ struct FleetRunCommand: AsyncParsableCommand {
         print("fleetsim: creating \(devices) devices through \(provisioner.endpoint)")
         let keys = try await provisioner.provision(configuration.deviceIds)
         let transport = plainMqttPort.map { "plain MQTT on port \($0)" } ?? "MQTT over TLS on port \(mqttPort)"
-        print("fleetsim: \(devices) devices × \(messages) messages over \(transport) to \(hub.gateway ?? configuration.hostName), \(loops) loop(s)")
-        let report = try await FleetRun.run(configuration, keys: keys, logger: logger)
+        print("fleetsim: \(devices) devices × \(messages) messages over \(transport) to \(hub.gateway ?? configuration.hostName), \(loops) loop(s), \(engine.rawValue) engine")
+        let report: FleetReport
+        switch engine {
+        case .sdk:
+            report = try await FleetRun.run(configuration, keys: keys, logger: logger)
+        case .nativeMQTT:
+            var native = NativeMQTTEngine.Configuration(hostName: configuration.hostName)
+            native.gatewayHostName = hub.gateway
+            native.port = plainMqttPort ?? mqttPort
+            native.tls = plainMqttPort == nil
+                ? try DeviceTLSContext.shared(trust: hub.caFile.map { .caFile($0) } ?? .system) : nil
+            native.messagesPerDevice = messages
+            native.interval = .milliseconds(intervalMilliseconds)
+            native.payloadSize = payloadBytes
+            native.window = window
+            native.loops = loops
+            native.connectsPerSecond = connectRate
+            native.bindAddresses = configuration.bindAddresses
+            native.deadline = .seconds(deadlineSeconds)
+            let ids = configuration.deviceIds
+            let result = try await NativeMQTTEngine.run(native, devices: ids.map { ($0, keys[$0] ?? "") })
+            report = result.report(messagesPerDevice: messages)
+        }
         print(report.text)
         if let json {
             try Data(report.json.serializedBytes(style: .pretty)).write(to: URL(fileURLWithPath: json))
@@ -99,4 +132,10 @@ struct FleetRunCommand: AsyncParsableCommand {
         }
         if !report.isComplete { throw ExitCode(1) }
     }
+}
+
+/// The engines `fleetsim run` offers.
+enum FleetEngineChoice: String, ExpressibleByArgument, CaseIterable {
+    case nativeMQTT = "native-mqtt"
+    case sdk
 }

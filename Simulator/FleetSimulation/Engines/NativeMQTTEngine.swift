@@ -1,0 +1,107 @@
+import IoTHubDevice
+import IoTHubProtocol
+import Logging
+
+/// The native MQTT engine: each simulated device is a socket and MQTTCore's pure client session, with no
+/// `DeviceClient`, no Swift task and no thread of its own; `loops` threads carry the whole fleet. It speaks IoT
+/// Hub's MQTT (user name, SAS token, telemetry topic, QoS 1) and measures connect and send→PUBACK latencies.
+public enum NativeMQTTEngine {
+    public struct Configuration: Sendable {
+        public var hostName: String
+        public var gatewayHostName: String?
+        public var port: Int = 8883
+        /// TLS for every connection (`nil`: plain TCP, for the companion hub's plain port).
+        public var tls: DeviceTLSContext?
+        public var messagesPerDevice = 10
+        /// Pause between one device's messages; zero sends them all at once (the window paces them).
+        public var interval: Duration = .zero
+        public var payloadSize = 64
+        public var window = 10
+        public var loops = 1
+        /// First connects per second across the fleet (`nil`: as fast as handshakes go).
+        public var connectsPerSecond: Double?
+        /// Handshakes under way at once, per loop.
+        public var maximumConcurrentConnects = 256
+        public var maximumAttempts = 5
+        public var bindAddresses: [String] = []
+        public var keepAlive: Duration? = .seconds(60)
+        public var responseTimeout: Duration = .seconds(30)
+        public var sweepInterval: Duration = .milliseconds(20)
+        /// The run stops here, finished or not.
+        public var deadline: Duration = .seconds(600)
+
+        public init(hostName: String) { self.hostName = hostName }
+    }
+
+    /// What one loop's devices did.
+    struct ShardResult: Sendable {
+        var metrics: FleetMetrics
+        var timeline: FleetTimeline
+        var errors: [String: Int]
+        var connected: Int
+        var allConnectedAt: Duration
+        var sent: Int
+        var acknowledged: Int
+    }
+
+    public struct Result: Sendable {
+        public var metrics: FleetMetrics
+        public var timeline: FleetTimeline
+        public var errors: [String: Int]
+        public var devices: Int
+        /// Devices that connected at least once.
+        public var connected: Int
+        /// When the last of them first connected, from the start.
+        public var allConnectedAt: Duration
+        public var sent: Int
+        public var acknowledged: Int
+        public var duration: Duration
+
+        /// As the `run` command's report.
+        public func report(messagesPerDevice: Int) -> FleetReport {
+            let connects = metrics.operations[.connect]?.latency ?? LatencyHistogram()
+            let sends = metrics.operations[.d2cAck]?.latency ?? LatencyHistogram()
+            return FleetReport(devices: devices, connected: connected, connectLatency: LatencySummary(connects),
+                               connectDuration: allConnectedAt, messagesPlanned: devices * messagesPerDevice,
+                               acknowledged: acknowledged, failed: errors.values.reduce(0, +),
+                               sendLatency: LatencySummary(sends), sendDuration: duration, totalDuration: duration,
+                               errors: errors)
+        }
+    }
+
+    /// Runs `devices` (ids with their SAS keys) until every message is acknowledged or the deadline passes.
+    public static func run(_ configuration: Configuration, devices: [(id: String, key: String)]) async throws
+        -> Result
+    {
+        let keyed = try devices.map { device -> (id: String, key: SharedAccessKey) in
+            do {
+                return (device.id, try SharedAccessKey(base64: device.key))
+            } catch {
+                throw FleetError.invalidConfiguration("the key of \(device.id) is not base64")
+            }
+        }
+        let loops = try (0..<max(1, configuration.loops)).map { try DeviceEventLoop(name: "fleetsim-mqtt-\($0)") }
+        defer { for loop in loops { loop.shutdown() } }
+        var perLoop = configuration
+        perLoop.connectsPerSecond = configuration.connectsPerSecond.map { $0 / Double(loops.count) }
+        let started = ContinuousClock.now
+        let shards = loops.map { NativeMQTTShard(loop: $0, configuration: perLoop, started: started) }
+        let results = await withTaskGroup(of: ShardResult.self) { group in
+            for (index, shard) in shards.enumerated() {
+                let assigned = stride(from: index, to: keyed.count, by: shards.count).map { keyed[$0] }
+                group.addTask { await shard.run(assigned) }
+            }
+            var results: [ShardResult] = []
+            for await result in group { results.append(result) }
+            return results
+        }
+        var timeline = FleetTimeline()
+        for result in results { timeline.merge(result.timeline) }
+        return Result(metrics: FleetMetrics.merged(results.map(\.metrics)), timeline: timeline,
+                      errors: results.reduce(into: [:]) { $0.merge($1.errors, uniquingKeysWith: +) },
+                      devices: keyed.count, connected: results.reduce(0) { $0 + $1.connected },
+                      allConnectedAt: results.map(\.allConnectedAt).max() ?? .zero,
+                      sent: results.reduce(0) { $0 + $1.sent }, acknowledged: results.reduce(0) { $0 + $1.acknowledged },
+                      duration: ContinuousClock.now - started)
+    }
+}
