@@ -5,6 +5,9 @@
 #
 #   amqp-multiplex   many SDK devices over few AMQP connections (fleetsim bench amqp-multiplex): attaches/s, and
 #                    resident memory per idle device in the hub and in the SDK  -> bench-results/amqp-multiplex.json
+#   native-mqtt-idle fleetsim's native MQTT engine with 2000 and then MQTT_IDLE_DEVICES (15000) idle devices on
+#                    the plain MQTT port: RSS and fds per idle device (a slope), simulator and hub
+#                                                                             -> bench-results/native-mqtt-idle.json
 #   proton-floor     what Qpid Proton's own objects cost per link (C, heap in use): the floor under both RSS
 #                    figures above                                            -> bench-results/proton-link-floor.json
 #   sdk-footprint    sample-telemetry built with --static-swift-stdlib: size, run-time libraries, Foundation/ICU
@@ -12,14 +15,16 @@
 #
 # Knobs (environment): AMQP_DEVICES (20000), AMQP_WARMUP (2000), AMQP_TLS=1 (AMQP over TLS instead of the plain
 # port), FOOTPRINT_BASELINE=REV (also build sample-telemetry at git revision REV, e.g. one from before Foundation
-# left the SDK, and measure it beside the current one), BENCH=amqp-multiplex,proton-floor,sdk-footprint (which to run).
+# left the SDK, and measure it beside the current one), BENCH=amqp-multiplex,native-mqtt-idle,proton-floor,sdk-footprint (which to run),
+# MQTT_IDLE_DEVICES (15000; one process holds up to 19,000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=/opt/swift/usr/bin:$PATH
 
 AMQP_DEVICES=${AMQP_DEVICES:-20000}
 AMQP_WARMUP=${AMQP_WARMUP:-2000}
-BENCH=${BENCH:-amqp-multiplex,proton-floor,sdk-footprint}
+BENCH=${BENCH:-amqp-multiplex,native-mqtt-idle,proton-floor,sdk-footprint}
+MQTT_IDLE_DEVICES=${MQTT_IDLE_DEVICES:-15000}
 wants() { [[ ",$BENCH," == *",$1,"* ]]; }
 
 bash scripts/install-deps.sh
@@ -76,6 +81,38 @@ if wants amqp-multiplex; then
     "$bin/fleetsim" bench amqp-multiplex --connection-string "$owner" --endpoint "http://127.0.0.1:$http_port" \
         "${transport[@]}" --devices "$AMQP_DEVICES" --warmup-devices "$AMQP_WARMUP" --hub-pid "$hub_pid" \
         --json bench-results/amqp-multiplex.json || status=$?
+fi
+
+# idle_sample DEVICES PREFIX: runs that many native MQTT devices (two messages 45 s apart, so they sit connected
+# in between) and prints "devices rss_kb fds hub_rss_kb" once all are connected and idle.
+idle_sample() {
+    "$bin/fleetsim" run --connection-string "$owner" --endpoint "http://127.0.0.1:$http_port" --gateway 127.0.0.1 \
+        --plain-mqtt-port "$mqtt_port" --devices "$1" --prefix "$2" --messages 2 --interval-ms 45000 --loops 2 \
+        --deadline-seconds 180 > "$data/idle-$1.log" 2>&1 &
+    local sim=$! fds=0
+    for _ in $(seq 1 900); do
+        fds=$(ls "/proc/$sim/fd" 2>/dev/null | wc -l)
+        [ "$fds" -ge "$1" ] && break
+        sleep 0.2
+    done
+    sleep 8
+    echo "$1 $(awk '/VmRSS/ {print $2}' "/proc/$sim/status") $(ls "/proc/$sim/fd" | wc -l) $(awk '/VmRSS/ {print $2}' "/proc/$hub_pid/status")"
+    wait "$sim" || { echo "bench: the idle fleet of $1 did not complete:" >&2; tail -8 "$data/idle-$1.log" >&2; return 1; }
+}
+
+if wants native-mqtt-idle; then
+    echo "bench: native MQTT engine, 2000 and then $MQTT_IDLE_DEVICES idle devices"
+    # Small first: the hub keeps what it grew to, so its slope needs the smaller fleet before the larger.
+    small=$(idle_sample 2000 idle-small-) || status=1
+    large=$(idle_sample "$MQTT_IDLE_DEVICES" idle-large-) || status=1
+    python3 - "$large" "$small" <<'PY' | tee bench-results/native-mqtt-idle.json
+import json, sys
+(n1, rss1, fd1, hub1), (n0, rss0, fd0, hub0) = ([int(x) for x in arg.split()] for arg in sys.argv[1:3])
+per = lambda a, b: round((a - b) * 1024 / (n1 - n0))
+print(json.dumps({"benchmark": "native-mqtt-idle", "devices": [n0, n1],
+                  "simulatorBytesPerIdleDevice": per(rss1, rss0), "simulatorFdsPerIdleDevice": round((fd1 - fd0) / (n1 - n0), 3),
+                  "hubBytesPerIdleConnection": per(hub1, hub0), "targets": {"simulatorBytesPerIdleDevice": 2048}}))
+PY
 fi
 
 if wants proton-floor; then
