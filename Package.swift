@@ -70,7 +70,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], path: "Simulator/FleetSimulation"),
         .executableTarget(name: "fleetsim", dependencies: [
-            "FleetSimulation", "IoTHubDevice", "IoTHubProtocol",
+            "FleetSimulation", "IoTHubProtocol",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], path: "Simulator/fleetsim"),

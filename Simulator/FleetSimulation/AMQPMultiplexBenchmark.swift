@@ -195,7 +195,3 @@ enum ResidentMemory {
         return Int(info.uordblks) + Int(info.hblkhd)
     }
 }
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
-}

@@ -58,7 +58,7 @@ public struct FleetReport: Sendable {
 
     /// Acknowledged messages per second over the send phase.
     public var throughput: Double {
-        let seconds = Double(sendDuration.components.seconds) + Double(sendDuration.components.attoseconds) / 1e18
+        let seconds = sendDuration.seconds
         return seconds > 0 ? Double(acknowledged) / seconds : 0
     }
 
@@ -103,7 +103,7 @@ public struct FleetReport: Sendable {
     }
 
     static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        duration.seconds
     }
 }
 
@@ -111,4 +111,9 @@ extension String {
     func leftPadded(to width: Int) -> String {
         String(repeating: "0", count: Swift.max(0, width - count)) + self
     }
+}
+
+extension Duration {
+    /// The duration in seconds, as a `Double`.
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }

@@ -1,7 +1,6 @@
 import ArgumentParser
 import FleetSimulation
 import Foundation
-import IoTHubDevice
 import IoTHubProtocol
 import Logging
 
@@ -108,19 +107,9 @@ struct FleetRunCommand: AsyncParsableCommand {
         case .sdk:
             report = try await FleetRun.run(configuration, keys: keys, logger: logger)
         case .nativeMQTT:
-            var native = NativeMQTTEngine.Configuration(hostName: configuration.hostName)
-            native.gatewayHostName = hub.gateway
-            native.port = plainMqttPort ?? mqttPort
-            native.tls = plainMqttPort == nil
-                ? try DeviceTLSContext.shared(trust: hub.caFile.map { .caFile($0) } ?? .system) : nil
-            native.messagesPerDevice = messages
-            native.interval = .milliseconds(intervalMilliseconds)
-            native.payloadSize = payloadBytes
+            var native = try NativeMQTTEngine.Configuration(configuration)
             native.window = window
-            native.loops = loops
             native.connectsPerSecond = connectRate
-            native.bindAddresses = configuration.bindAddresses
-            native.deadline = .seconds(deadlineSeconds)
             let ids = configuration.deviceIds
             let result = try await NativeMQTTEngine.run(native, devices: ids.map { ($0, keys[$0] ?? "") })
             report = result.report(messagesPerDevice: messages)

@@ -100,7 +100,6 @@ public struct MQTTClientSession: Sendable {
     private var lastSent: Duration = .zero
     /// When CONNACK or PINGRESP became due.
     private var awaitingResponseSince: Duration?
-    private var connectionCount = 0
 
     public init(configuration: Configuration = Configuration()) {
         self.configuration = configuration
@@ -111,7 +110,7 @@ public struct MQTTClientSession: Sendable {
     /// Publishes waiting for a place in the window or for the connection.
     public var queuedCount: Int { queue.count }
     /// How many times CONNECT was accepted.
-    public var connections: Int { connectionCount }
+    public private(set) var connections = 0
 
     /// The latest time at which ``tick(now:)`` must run (for one timer per session, or a timer wheel for many);
     /// `nil` while nothing is timed.
@@ -222,7 +221,7 @@ public struct MQTTClientSession: Sendable {
                 return .close(.refused(ack.returnCode))
             }
             state = .connected
-            connectionCount += 1
+            connections += 1
             lastSent = now
             return .connected(sessionPresent: ack.sessionPresent, resend: resendAfterConnect(now: now))
         case (.connecting, _):

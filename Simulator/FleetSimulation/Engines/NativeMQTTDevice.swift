@@ -8,6 +8,8 @@ import MQTTCore
 final class NativeMQTTDevice: DeviceSocketDelegate {
     enum Phase { case waiting, connecting, connected, done }
 
+    /// Its place in the shard.
+    let index: Int
     let id: String
     private let identity: DeviceIdentity
     private let topic: String
@@ -28,7 +30,8 @@ final class NativeMQTTDevice: DeviceSocketDelegate {
     /// This connection's failure was counted already (so its close does not count it again).
     private var failureRecorded = false
 
-    init(id: String, key: SharedAccessKey, shard: NativeMQTTShard) {
+    init(index: Int, id: String, key: SharedAccessKey, shard: NativeMQTTShard) {
+        self.index = index
         self.id = id
         self.identity = DeviceIdentity(deviceId: id)
         self.topic = DeviceTopic.telemetry(PropertyBag()).topic(for: identity)
@@ -52,7 +55,7 @@ final class NativeMQTTDevice: DeviceSocketDelegate {
         retryAt = nil
         connectStarted = now
         decoder = MQTTStreamDecoder()
-        let socket = DeviceSocket(settings: shard.socketSettings(for: attempts), loop: shard.loop)
+        let socket = DeviceSocket(settings: shard.socketSettings(device: index, attempt: attempts), loop: shard.loop)
         socket.delegate = self
         self.socket = socket
         socket.connect()
@@ -142,8 +145,7 @@ final class NativeMQTTDevice: DeviceSocketDelegate {
         guard phase == .connected else { return }
         let interval = shard.configuration.interval
         while sent < planned, now >= nextSendAt {
-            let body = shard.payload(sequence: sent)
-            switch session.publish(MQTTPublish(topic: topic, payload: body, qos: .atLeastOnce), now: now) {
+            switch session.publish(MQTTPublish(topic: topic, payload: shard.payload, qos: .atLeastOnce), now: now) {
             case .send(let publish): send(.publish(publish))
             case .queued: break
             case .refused(let error): return fail("\(error)", class: .other, closing: false)

@@ -31,6 +31,21 @@ public enum NativeMQTTEngine {
         public var deadline: Duration = .seconds(600)
 
         public init(hostName: String) { self.hostName = hostName }
+
+        /// The settings a fleet run shares with the SDK engine (host, gateway, port, traffic, loops, source
+        /// addresses, deadline), with a TLS context for ``FleetConfiguration/caFile`` unless the port is plain.
+        public init(_ fleet: FleetConfiguration) throws {
+            hostName = fleet.hostName
+            gatewayHostName = fleet.gatewayHostName
+            port = fleet.plainMQTTPort ?? fleet.mqttsPort
+            tls = fleet.plainMQTTPort == nil ? try DeviceTLSContext.shared(trust: fleet.caFile.map { .caFile($0) } ?? .system) : nil
+            messagesPerDevice = fleet.messagesPerDevice
+            interval = fleet.messageInterval
+            payloadSize = fleet.payloadSize
+            loops = fleet.loops
+            bindAddresses = fleet.bindAddresses
+            deadline = fleet.deadline
+        }
     }
 
     /// What one loop's devices did.

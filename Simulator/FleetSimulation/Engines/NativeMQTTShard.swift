@@ -42,12 +42,14 @@ final class NativeMQTTShard: @unchecked Sendable {
 
     func unixTime() -> Int { time(nil) }
 
-    func payload(sequence: Int) -> [UInt8] { body }
+    /// Every telemetry body (the same bytes for each message).
+    var payload: [UInt8] { body }
 
-    /// The socket settings for a device's `attempt`-th connection (source addresses rotate per attempt).
-    func socketSettings(for attempt: Int) -> DeviceSocket.Settings {
+    /// The socket settings for the `attempt`-th connection of the device at `index` in this shard: source
+    /// addresses rotate over the devices, and over one device's attempts.
+    func socketSettings(device index: Int, attempt: Int) -> DeviceSocket.Settings {
         let bind = configuration.bindAddresses.isEmpty ? nil
-            : configuration.bindAddresses[(devices.count + attempt) % configuration.bindAddresses.count]
+            : configuration.bindAddresses[(index + attempt) % configuration.bindAddresses.count]
         return DeviceSocket.Settings(host: configuration.gatewayHostName ?? configuration.hostName,
                                      port: configuration.port, bindAddress: bind, tls: configuration.tls,
                                      connectTimeout: configuration.responseTimeout)
@@ -58,7 +60,7 @@ final class NativeMQTTShard: @unchecked Sendable {
         await withCheckedContinuation { continuation in
             loop.execute { [self] in
                 completion = continuation
-                devices = assigned.map { NativeMQTTDevice(id: $0.id, key: $0.key, shard: self) }
+                devices = assigned.enumerated().map { NativeMQTTDevice(index: $0, id: $1.id, key: $1.key, shard: self) }
                 remaining = devices.count
                 if remaining == 0 { return complete() }
                 sweep()
@@ -98,8 +100,7 @@ final class NativeMQTTShard: @unchecked Sendable {
 
     /// Starts new devices' first connects at the configured rate, with at most so many handshakes at once.
     private func startConnects(now: Duration) {
-        let elapsed = now - lastSweep
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let seconds = (now - lastSweep).seconds
         if let rate = configuration.connectsPerSecond {
             connectAllowance = min(connectAllowance + rate * seconds, max(rate, 1))
         } else {

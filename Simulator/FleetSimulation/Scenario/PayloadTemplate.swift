@@ -83,9 +83,7 @@ public struct PayloadRenderer: Sendable {
             positions[index] = Swift.min(Swift.max(next, low), high)
             return .double(Self.rounded(positions[index]))
         case .sine(let mean, let amplitude, let period):
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-            let periodSeconds = Double(period.components.seconds) + Double(period.components.attoseconds) / 1e18
-            return .double(Self.rounded(mean + amplitude * Self.sine(2 * Double.pi * seconds / periodSeconds)))
+            return .double(Self.rounded(mean + amplitude * Self.sine(2 * Double.pi * elapsed.seconds / period.seconds)))
         case .uniform(let low, let high):
             return .double(Self.rounded(low + random.unit() * (high - low)))
         case .enumeration(let values):

@@ -103,9 +103,9 @@ final class AMQPDeviceTransport: DeviceTransport, AMQPConnectionMember {
         let settings = AMQPConnection.Settings(
             hubHostName: registration.hostName,
             socket: DeviceSocket.Settings(host: options.gatewayHostName ?? registration.hostName,
-                                        port: options.plainTCPPort ?? options.amqpPort,
-                                        bindAddress: options.bindAddress, tls: context.tls,
-                                        connectTimeout: options.connectTimeout),
+                                          port: options.plainTCPPort ?? options.amqpPort,
+                                          bindAddress: options.bindAddress, tls: context.tls,
+                                          connectTimeout: options.connectTimeout),
             containerId: "swift-iot-hub-\(linkSuffix.prefix(8))")
         let connection = group.connection(for: settings)
         self.connection = connection
