@@ -19,20 +19,11 @@ struct ReportCommand: AsyncParsableCommand {
     var html: String?
 
     func run() async throws {
-        let data: Data
-        do {
-            data = try Data(contentsOf: URL(fileURLWithPath: file))
-        } catch {
-            throw ValidationError("cannot read \(file): \(error.localizedDescription)")
-        }
         let document: FleetRunDocument
         do {
-            document = try JSONDecoder().decode(FleetRunDocument.self, from: data)
+            document = try FleetRunFiles.read(file)
         } catch {
-            throw ValidationError("\(file) is not a fleetsim run document: \(error)")
-        }
-        guard document.format <= FleetRunDocument.currentFormat else {
-            throw ValidationError("\(file) has format \(document.format); this fleetsim reads up to \(FleetRunDocument.currentFormat)")
+            throw ValidationError(error.description)
         }
         let base = file.hasSuffix(".json") ? String(file.dropLast(5)) : file
         let markdownPath = markdown ?? base + ".md", htmlPath = html ?? base + ".html"

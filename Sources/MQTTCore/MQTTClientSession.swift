@@ -149,6 +149,14 @@ public struct MQTTClientSession: Sendable {
         awaitingResponseSince = nil
     }
 
+    /// Leaves for now (a duty cycle's sleep): returns DISCONNECT to send when connected. Unlike ``disconnect()``
+    /// the session keeps what is in flight and queued, and sends it on the next connection (clean session off).
+    public mutating func disconnectKeepingSession() -> MQTTPacket? {
+        let packet: MQTTPacket? = state == .connected ? .disconnect : nil
+        connectionLost()
+        return packet
+    }
+
     /// Ends the session: returns DISCONNECT to send (when connected) and drops everything not acknowledged,
     /// returning those publishes (in flight first, then queued) so the caller can count or fail them.
     public mutating func disconnect() -> (packet: MQTTPacket?, unacknowledged: [MQTTPublish]) {

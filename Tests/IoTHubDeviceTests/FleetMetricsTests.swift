@@ -1,4 +1,4 @@
-import FleetSimulation
+@testable import FleetSimulation
 import Foundation
 import IoTHubProtocol
 import Testing
@@ -103,5 +103,65 @@ struct FleetTimelineTests {
         #expect(throws: DecodingError.self) {
             try JSONDecoder().decode(LatencyHistogram.self, from: Data(#"{"values":[1,2],"counts":[1]}"#.utf8))
         }
+    }
+}
+
+/// Compact per-second latencies (the timeline's) merge exactly as the full histograms do.
+@Suite struct CompactLatencyTests {
+    @Test func compactWindowsMergeLikeHistograms() {
+        var a = LatencyHistogram(), b = LatencyHistogram(), both = LatencyHistogram()
+        for ms in [1, 2, 3, 5, 8, 13, 21] {
+            a.record(.milliseconds(ms))
+            both.record(.milliseconds(ms))
+        }
+        for ms in [2, 3, 34, 55, 89] {
+            b.record(.milliseconds(ms))
+            both.record(.milliseconds(ms))
+        }
+        var merged = CompactLatency(a)
+        merged.merge(CompactLatency(b))
+        #expect(merged == CompactLatency(both))
+        #expect(merged.count == 12)
+        for percentile in [1.0, 25, 50, 90, 99, 100] {
+            // The same bucket: equal within the histogram's 0.1 % (a bucket's top or bottom edge).
+            let compact = merged.milliseconds(atPercentile: percentile), full = both.milliseconds(atPercentile: percentile)
+            #expect(abs(compact - full) <= full * 0.001, "p\(percentile): \(compact) vs \(full)")
+        }
+        #expect(CompactLatency().milliseconds(atPercentile: 50) == 0)
+    }
+
+    @Test func timelinesMergeLatenciesSecondBySecond() {
+        var first = FleetTimeline(), second = FleetTimeline()
+        var h = LatencyHistogram()
+        h.record(.milliseconds(10))
+        first.latency(.twin, CompactLatency(h), at: 2)
+        h.reset()
+        h.record(.milliseconds(30))
+        second.latency(.twin, CompactLatency(h), at: 2)
+        second.latency(.twin, CompactLatency(h), at: 4)
+        first.merge(second)
+        let p100 = first.percentileSeries(.twin, 100)
+        #expect(p100.count == 5 && p100[0] == nil && p100[3] == nil)
+        #expect(p100[2].map { abs($0 - 30) < 0.1 } == true && p100[4].map { abs($0 - 30) < 0.1 } == true)
+        #expect(first.percentileSeries(.twin, 50)[2].map { abs($0 - 10) < 0.1 } == true)
+    }
+}
+
+/// The live display's lines.
+@Suite struct LiveDisplayTests {
+    @Test func linesShowConnectedRatesPercentilesAndErrors() {
+        var previous = RunControl.Snapshot()
+        previous.counters["d2c.acknowledged"] = 1_000
+        var now = RunControl.Snapshot()
+        now.connected = 9_812
+        now.counters["d2c.acknowledged"] = 3_000
+        now.failures = [.timeout: 3, .throttled: 7]
+        var histogram = LatencyHistogram()
+        histogram.record(.milliseconds(4))
+        now.lastSecond[.d2cAck] = CompactLatency(histogram)
+        let lines = LiveDisplay.lines(now, previous: previous, over: .seconds(2), elapsed: .seconds(12),
+                                      devices: 10_000, phase: .running)
+        #expect(lines[0] == "fleetsim 12s: 9,812/10,000 connected · d2c 1,000/s acked (3,000 total) · errors 3 · throttled 7")
+        #expect(lines[1] == "  p50/p99 ms: d2c-ack 4/4")
     }
 }

@@ -70,7 +70,7 @@ struct FleetReportBrowserTests {
 
         let dom = try await Self.run(chromium, common + ["--dump-dom", page.absoluteString], in: directory)
         #expect(dom.status == 0, "\(dom.error)")
-        #expect(dom.output.components(separatedBy: "<svg").count - 1 == 5, "the browser's DOM has the five charts")
+        #expect(dom.output.components(separatedBy: "<svg").count - 1 == 7, "the browser's DOM has the seven charts (connections, throughput, p50 and p99 over time, errors, two distributions)")
         #expect(dom.output.contains("<td>d2c-ack</td><td>2000</td>"))
 
         let shot = directory.appendingPathComponent("report.png")

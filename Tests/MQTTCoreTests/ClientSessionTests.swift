@@ -29,6 +29,20 @@ struct ClientSessionTests {
         #expect(session.state == .disconnected && session.connections == 0)
     }
 
+    @Test func aDutyCycleSleepKeepsWhatIsInFlightForTheNextConnection() {
+        var session = connected(window: 1)
+        _ = session.publish(message("a"), now: .seconds(1))
+        _ = session.publish(message("b"), now: .seconds(1))
+        let packet = session.disconnectKeepingSession()
+        #expect(packet == .disconnect && session.state == .disconnected)
+        #expect(session.disconnectKeepingSession() == nil, "no second DISCONNECT while disconnected")
+        _ = session.connect(MQTTConnect(clientId: "d1"), now: .seconds(10))
+        let action = session.received(.connAck(MQTTConnAck(sessionPresent: true, returnCode: .accepted)), now: .seconds(10))
+        guard case .connected(_, let resend) = action else { Issue.record("not connected: \(action)"); return }
+        #expect(resend.map { String(decoding: $0.payload, as: UTF8.self) } == ["a"] && resend.first?.dup == true)
+        #expect(session.queuedCount == 1)
+    }
+
     @Test func theWindowHoldsTwoAndAPubAckAdmitsTheNext() {
         var session = connected(window: 2)
         guard case .send(let first) = session.publish(message("a"), now: .seconds(1)),

@@ -4,47 +4,61 @@ import MQTTCore
 
 /// One simulated device of the native MQTT engine: its own socket, MQTTCore's pure client session and stream
 /// decoder, and IoT Hub's user name, token and topics from IoTHubProtocol. No task and no thread of its own: its
-/// ``NativeMQTTShard`` drives it on the shard's loop.
+/// ``NativeMQTTShard`` drives it on the shard's loop. It does what its group's ``DeviceBehaviour`` says: telemetry
+/// from a payload template, twin reports and desired echoes, method answers, and C2D (which MQTT always completes:
+/// IoT Hub's MQTT has no reject or abandon).
 final class NativeMQTTDevice: DeviceSocketDelegate {
     enum Phase { case waiting, connecting, connected, done }
 
     /// Its place in the shard.
     let index: Int
-    let id: String
+    let planned: PlannedDevice
+    let behaviour: DeviceBehaviour
+    var id: String { planned.id }
     private let identity: DeviceIdentity
-    private let topic: String
-    private let key: SharedAccessKey
     unowned let shard: NativeMQTTShard
     private var session: MQTTClientSession
     private var decoder = MQTTStreamDecoder()
     private var socket: DeviceSocket?
     private(set) var phase = Phase.waiting
     private var connectStarted: Duration = .zero
+    private(set) var connectedAt: Duration = .zero
     private var attempts = 0
     /// Messages handed to the session, and acknowledged.
     private(set) var sent = 0
     private(set) var acknowledged = 0
-    var nextSendAt: Duration = .zero
-    /// When to try connecting again after a failure.
+    private var renderer: PayloadRenderer?
+    private var nextSendAt: Duration?
+    /// When to try connecting again after a failure or a planned disconnect.
     var retryAt: Duration?
     /// This connection's failure was counted already (so its close does not count it again).
     private var failureRecorded = false
+    private var requestCounter: UInt32 = 0
+    /// Twin requests awaiting their response: request id and when it was sent.
+    private var twinRequests: [(requestId: String, sentAt: Duration)] = []
+    /// Method responses held back for their handler's delay.
+    private var heldResponses: [(due: Duration, topic: String, payload: [UInt8])] = []
+    private var reportedOnConnect = false
 
-    init(index: Int, id: String, key: SharedAccessKey, shard: NativeMQTTShard) {
+    init(index: Int, planned: PlannedDevice, behaviour: DeviceBehaviour, shard: NativeMQTTShard) {
         self.index = index
-        self.id = id
-        self.identity = DeviceIdentity(deviceId: id)
-        self.topic = DeviceTopic.telemetry(PropertyBag()).topic(for: identity)
-        self.key = key
+        self.planned = planned
+        self.behaviour = behaviour
+        self.identity = DeviceIdentity(deviceId: planned.id)
         self.shard = shard
         let configuration = shard.configuration
+        let limit = behaviour.messageLimit ?? 0
         session = MQTTClientSession(configuration: .init(
             keepAlive: configuration.keepAlive, inFlightWindow: configuration.window,
-            queueLimit: max(configuration.messagesPerDevice, 1), responseTimeout: configuration.responseTimeout))
+            queueLimit: max(limit, configuration.window * 4, 16), responseTimeout: configuration.responseTimeout))
+        if let telemetry = behaviour.telemetry, !shard.hasStaticBody(group: planned.group) {
+            renderer = PayloadRenderer(template: telemetry.payload, seed: UInt64(planned.index))
+        }
     }
 
-    var planned: Int { shard.configuration.messagesPerDevice }
     var isFinished: Bool { phase == .done }
+    /// Telemetry handed to the session and not yet acknowledged.
+    var pending: Int { sent - acknowledged }
 
     // MARK: Connecting
 
@@ -64,7 +78,7 @@ final class NativeMQTTDevice: DeviceSocketDelegate {
     func socketOpened(_ socket: DeviceSocket) {
         let configuration = shard.configuration
         let expiry = UInt64(shard.unixTime()) + 3600
-        let token = SASToken.generate(resourceURI: "\(configuration.hostName)/devices/\(id)", key: key, expiry: expiry)
+        let token = SASToken.generate(resourceURI: "\(configuration.hostName)/devices/\(id)", key: planned.key, expiry: expiry)
         let userName = MQTTUserName(hostName: configuration.hostName, identity: identity, clientType: "fleetsim/0.1")
         let connect = MQTTConnect(clientId: id, cleanSession: false, username: userName.description,
                                   password: Array(token.description.utf8))
@@ -74,7 +88,7 @@ final class NativeMQTTDevice: DeviceSocketDelegate {
     func socket(_ socket: DeviceSocket, received bytes: ArraySlice<UInt8>) {
         decoder.append(bytes)
         let now = shard.now()
-        while phase == .connecting || phase == .connected {
+        while phase == .connecting || phase == .connected, socket === self.socket {
             let packet: MQTTPacket?
             do {
                 packet = try decoder.next()
@@ -92,35 +106,54 @@ final class NativeMQTTDevice: DeviceSocketDelegate {
         session.connectionLost()
         switch phase {
         case .connecting, .connected:
-            if !failureRecorded { shard.failed(self, reason: reason, class: .network) }
-            failureRecorded = false
             let wasConnected = phase == .connected
+            if !failureRecorded { shard.failed(self, reason: reason, class: .network, during: wasConnected ? nil : .connect) }
+            failureRecorded = false
             phase = .waiting
+            abandonRequests()
             shard.lost(self, wasConnected: wasConnected, attempts: attempts)
         case .waiting, .done:
             break
         }
     }
 
-    // MARK: Traffic
+    // MARK: Packets from the hub
 
     private func handle(_ action: MQTTClientSession.ReceiveAction, now: Duration) {
         switch action {
-        case .none, .pong, .subscribed, .unsubscribed:
+        case .none, .pong, .unsubscribed:
             break
         case .connected(_, let resend):
             phase = .connected
             attempts = 0
+            connectedAt = now
+            reportedOnConnect = false
             shard.connected(self, after: now - connectStarted)
             for publish in resend { send(.publish(publish)) }
-            if nextSendAt < now { nextSendAt = now }
+            let filters = behaviour.subscriptions
+            if !filters.isEmpty, let subscribe = session.subscribe(filters.map {
+                MQTTSubscription(topicFilter: $0.filter(for: identity), qos: $0 == .cloudToDevice ? .atLeastOnce : .atMostOnce)
+            }, now: now) {
+                send(.subscribe(subscribe))
+            }
+            if nextSendAt == nil, let telemetry = behaviour.telemetry {
+                // The first message somewhere in the first interval, so a fleet that connected together does not
+                // send in lockstep.
+                nextSendAt = now + shard.randomDuration(upTo: telemetry.interval)
+            }
             sendDue(now: now)
+        case .subscribed:
+            if let report = behaviour.twin.reportOnConnect, !reportedOnConnect {
+                reportedOnConnect = true
+                sendReported(report, now: now)
+            }
         case .acknowledged(_, let sentAt, let next):
             acknowledged += 1
-            shard.acknowledged(after: now - sentAt)
+            shard.record(.d2cAck, latency: now - sentAt, count: "d2c.acknowledged")
             if let next { send(.publish(next)) }
-            if acknowledged >= planned { finish() } else { sendDue(now: now) }
-        case .message(_, let acknowledge):
+            if let limit = behaviour.messageLimit, acknowledged >= limit { finish() } else { sendDue(now: now) }
+        case .message(let publish, let acknowledge):
+            deliver(publish, now: now)
             if let acknowledge {
                 send(.pubAck(acknowledge))
                 session.sent(now: now)
@@ -139,33 +172,123 @@ final class NativeMQTTDevice: DeviceSocketDelegate {
         }
     }
 
-    /// Hands the session what is due: with no interval every planned message (the window paces them), else one
-    /// message per interval.
+    private func deliver(_ publish: MQTTPublish, now: Duration) {
+        let topic: HubTopic
+        do {
+            topic = try HubTopic(parsing: publish.topic, identity: identity)
+        } catch {
+            shard.failed(self, reason: "the hub published on an unknown topic: \(publish.topic)", class: .other, during: nil)
+            return
+        }
+        switch topic {
+        case .cloudToDevice(let bag):
+            shard.count("c2d.received")
+            // PUBACK completes the message: IoT Hub's MQTT has no reject or abandon.
+            shard.count("c2d.completed")
+            if let value = bag[FleetTimestamps.property] ?? nil, let sent = Int64(value) {
+                shard.record(.c2d, latency: shard.sinceWallClock(milliseconds: sent), count: nil)
+            }
+        case .methodRequest(let name, let requestId):
+            shard.count("method.received")
+            let handler = behaviour.methods[name]
+            let status = handler?.status ?? 404
+            let payload: JSONValue = handler?.payload ?? ["message": .string("fleetsim has no handler for method '\(name)'")]
+            let response = DeviceTopic.methodResponse(status: status, requestId: requestId).topic(for: identity)
+            let body = payload.serializedBytes()
+            if let delay = handler?.delay, delay > .zero {
+                heldResponses.append((now + delay, response, body))
+            } else {
+                publishQoS0(response, body, now: now)
+                shard.count("method.answered")
+            }
+        case .desiredPropertiesPatch:
+            shard.count("twin.desired-received")
+            guard case .object(var patch)? = try? JSONValue(parsing: publish.payload) else { return }
+            if case .integer(let sent)? = patch[FleetTimestamps.desiredField] {
+                shard.record(.desired, latency: shard.sinceWallClock(milliseconds: sent), count: nil)
+            } else if case .double(let sent)? = patch[FleetTimestamps.desiredField] {
+                shard.record(.desired, latency: shard.sinceWallClock(milliseconds: Int64(sent)), count: nil)
+            }
+            patch["$version"] = nil
+            patch[FleetTimestamps.desiredField] = nil
+            if behaviour.twin.echoDesired, !patch.isEmpty { sendReported(patch, now: now) }
+        case .twinResponse(let status, let requestId, _):
+            guard let place = twinRequests.firstIndex(where: { $0.requestId == requestId }) else { return }
+            let request = twinRequests.remove(at: place)
+            if (200..<300).contains(status) {
+                shard.record(.twin, latency: now - request.sentAt, count: "twin.answered")
+            } else {
+                shard.fail(.twin, status == 429 ? .throttled : status == 401 ? .unauthorized : .refused)
+            }
+        case .moduleInput:
+            break
+        }
+    }
+
+    // MARK: Traffic
+
+    /// Hands the session what is due: with a message limit and no interval every planned message (the window
+    /// paces them); otherwise one message per interval (± jitter) while the run is sending.
     func sendDue(now: Duration) {
-        guard phase == .connected else { return }
-        let interval = shard.configuration.interval
-        while sent < planned, now >= nextSendAt {
-            switch session.publish(MQTTPublish(topic: topic, payload: shard.payload, qos: .atLeastOnce), now: now) {
+        guard phase == .connected, let telemetry = behaviour.telemetry, var due = nextSendAt else { return }
+        let sending = shard.isSending
+        while now >= due, sending || behaviour.messageLimit != nil {
+            if let limit = behaviour.messageLimit, sent >= limit { break }
+            if telemetry.interval == .zero, behaviour.messageLimit == nil,
+               session.inFlightCount + session.queuedCount >= shard.configuration.window { break }
+            let body = shard.staticBody(group: planned.group) ?? renderer?.bytes(
+                elapsed: now, now: shard.wallClockTimestamp(), size: telemetry.size) ?? []
+            let topic = shard.telemetryTopic(for: identity, group: planned.group)
+            switch session.publish(MQTTPublish(topic: topic, payload: body, qos: .atLeastOnce), now: now) {
             case .send(let publish): send(.publish(publish))
             case .queued: break
-            case .refused(let error): return fail("\(error)", class: .other, closing: false)
+            case .refused(let error):
+                fail("\(error)", class: .other, closing: false)
+                return
             }
             sent += 1
-            shard.sentOne()
-            if interval > .zero { nextSendAt = nextSendAt + interval }
+            shard.count("d2c.sent")
+            if telemetry.interval > .zero {
+                due = due + telemetry.interval + shard.randomJitter(telemetry.jitter)
+            }
         }
+        nextSendAt = due
     }
 
     func tick(now: Duration) {
         switch session.tick(now: now) {
         case .none: break
         case .ping: send(.pingReq)
-        case .close(let error): fail("\(error)", class: .timeout, closing: true)
+        case .close(let error): return fail("\(error)", class: .timeout, closing: true)
+        }
+        if phase == .connected, !heldResponses.isEmpty {
+            while let first = heldResponses.firstIndex(where: { $0.due <= now }) {
+                let response = heldResponses.remove(at: first)
+                publishQoS0(response.topic, response.payload, now: now)
+                shard.count("method.answered")
+            }
+        }
+        if phase == .connected, !twinRequests.isEmpty,
+           let oldest = twinRequests.first, now - oldest.sentAt > shard.configuration.responseTimeout {
+            twinRequests.removeFirst()
+            shard.fail(.twin, .timeout)
         }
         sendDue(now: now)
     }
 
-    var nextDeadline: Duration? { session.nextDeadline }
+    private func sendReported(_ properties: JSONObject, now: Duration) {
+        requestCounter &+= 1
+        let requestId = String(requestCounter)
+        twinRequests.append((requestId, now))
+        publishQoS0(DeviceTopic.twinReportedPatch(requestId: requestId).topic(for: identity),
+                    JSONValue.object(properties).serializedBytes(), now: now)
+    }
+
+    private func publishQoS0(_ topic: String, _ payload: [UInt8], now: Duration) {
+        if case .send(let publish) = session.publish(MQTTPublish(topic: topic, payload: payload, qos: .atMostOnce), now: now) {
+            send(.publish(publish))
+        }
+    }
 
     private func send(_ packet: MQTTPacket) {
         guard let socket else { return }
@@ -177,12 +300,40 @@ final class NativeMQTTDevice: DeviceSocketDelegate {
     }
 
     private func fail(_ reason: String, class errorClass: FleetErrorClass, closing: Bool) {
-        shard.failed(self, reason: reason, class: errorClass)
+        shard.failed(self, reason: reason, class: errorClass, during: phase == .connecting ? .connect : .d2cAck)
         failureRecorded = closing
         if closing { socket?.close(reason: reason) }
     }
 
-    /// Every message acknowledged: DISCONNECT and close.
+    /// Twin requests and held method answers die with the connection (the service side times the methods out).
+    private func abandonRequests() {
+        for _ in twinRequests { shard.fail(.twin, .network) }
+        twinRequests.removeAll()
+        heldResponses.removeAll()
+    }
+
+    // MARK: Lifecycle
+
+    /// Leaves on purpose (duty cycle, churn, a reconnect storm) and comes back at `returnAt`: with DISCONNECT
+    /// when `graceful`, else by dropping the socket as a device that lost power would.
+    func leave(graceful: Bool, returnAt: Duration) {
+        guard phase == .connected || phase == .connecting else { return }
+        let was = phase
+        if graceful {
+            if let packet = session.disconnectKeepingSession() { send(packet) }
+        }
+        let socket = self.socket
+        self.socket = nil
+        session.connectionLost()
+        socket?.close(reason: graceful ? "duty cycle" : "dropped")
+        phase = .waiting
+        attempts = 0
+        retryAt = returnAt
+        abandonRequests()
+        shard.left(self, was: was)
+    }
+
+    /// Every planned message acknowledged: DISCONNECT and close.
     private func finish() {
         guard phase != .done else { return }
         let was = phase
@@ -195,11 +346,15 @@ final class NativeMQTTDevice: DeviceSocketDelegate {
         shard.finished(self, was: was)
     }
 
-    /// Gives up (the run's deadline, or too many failed attempts).
+    /// Stops: the run is over (DISCONNECT when connected), or too many attempts failed.
     func abandon() {
         guard phase != .done else { return }
         let was = phase
         phase = .done
+        if was == .connected {
+            let (packet, _) = session.disconnect()
+            if let packet { send(packet) }
+        }
         let socket = self.socket
         self.socket = nil
         socket?.close(reason: "abandoned")

@@ -29,6 +29,8 @@ public enum NativeMQTTEngine {
         public var sweepInterval: Duration = .milliseconds(20)
         /// The run stops here, finished or not.
         public var deadline: Duration = .seconds(600)
+        /// Put each message's send time in an application property, for end-to-end latency at the service side.
+        public var stampTelemetry = false
 
         public init(hostName: String) { self.hostName = hostName }
 
@@ -84,26 +86,38 @@ public enum NativeMQTTEngine {
         }
     }
 
-    /// Runs `devices` (ids with their SAS keys) until every message is acknowledged or the deadline passes.
+    /// Runs `devices` (ids with their SAS keys), each sending ``Configuration/messagesPerDevice`` messages of
+    /// ``Configuration/payloadSize`` bytes, until every message is acknowledged or the deadline passes.
     public static func run(_ configuration: Configuration, devices: [(id: String, key: String)]) async throws
         -> Result
     {
-        let keyed = try devices.map { device -> (id: String, key: SharedAccessKey) in
+        let planned = try devices.enumerated().map { index, device -> PlannedDevice in
             do {
-                return (device.id, try SharedAccessKey(base64: device.key))
+                return PlannedDevice(index: index, id: device.id, key: try SharedAccessKey(base64: device.key), group: 0)
             } catch {
                 throw FleetError.invalidConfiguration("the key of \(device.id) is not base64")
             }
         }
+        let telemetry = TelemetryBehaviour(interval: configuration.interval, jitter: .zero, payload: .empty,
+                                           size: configuration.payloadSize, properties: [:])
+        let behaviour = DeviceBehaviour(telemetry: telemetry, messageLimit: configuration.messagesPerDevice)
+        return try await run(configuration, behaviours: [behaviour], devices: planned,
+                             control: RunControl(devices: planned.count))
+    }
+
+    /// Runs `devices`, each doing what `behaviours[device.group]` says, until every device is done, `control`
+    /// stops the run, or the deadline passes.
+    public static func run(_ configuration: Configuration, behaviours: [DeviceBehaviour], devices: [PlannedDevice],
+                           control: RunControl) async throws -> Result {
         let loops = try (0..<max(1, configuration.loops)).map { try DeviceEventLoop(name: "fleetsim-mqtt-\($0)") }
         defer { for loop in loops { loop.shutdown() } }
-        var perLoop = configuration
-        perLoop.connectsPerSecond = configuration.connectsPerSecond.map { $0 / Double(loops.count) }
-        let started = ContinuousClock.now
-        let shards = loops.map { NativeMQTTShard(loop: $0, configuration: perLoop, started: started) }
+        let shards = loops.enumerated().map { index, loop in
+            NativeMQTTShard(index: index, loop: loop, configuration: configuration, behaviours: behaviours,
+                            control: control, rateShare: 1 / Double(loops.count))
+        }
         let results = await withTaskGroup(of: ShardResult.self) { group in
             for (index, shard) in shards.enumerated() {
-                let assigned = stride(from: index, to: keyed.count, by: shards.count).map { keyed[$0] }
+                let assigned = stride(from: index, to: devices.count, by: shards.count).map { devices[$0] }
                 group.addTask { await shard.run(assigned) }
             }
             var results: [ShardResult] = []
@@ -114,9 +128,9 @@ public enum NativeMQTTEngine {
         for result in results { timeline.merge(result.timeline) }
         return Result(metrics: FleetMetrics.merged(results.map(\.metrics)), timeline: timeline,
                       errors: results.reduce(into: [:]) { $0.merge($1.errors, uniquingKeysWith: +) },
-                      devices: keyed.count, connected: results.reduce(0) { $0 + $1.connected },
+                      devices: devices.count, connected: results.reduce(0) { $0 + $1.connected },
                       allConnectedAt: results.map(\.allConnectedAt).max() ?? .zero,
                       sent: results.reduce(0) { $0 + $1.sent }, acknowledged: results.reduce(0) { $0 + $1.acknowledged },
-                      duration: ContinuousClock.now - started)
+                      duration: ContinuousClock.now - control.started)
     }
 }

@@ -3,47 +3,123 @@ import IoTHubDevice
 import IoTHubProtocol
 import MQTTCore
 
-/// The devices of the native MQTT engine that one event-loop thread drives: connect pacing, a sweep that runs
-/// every device's keep-alive and sends what is due, and the metrics of its devices (merged with the other shards'
-/// at the end). Confined to its loop: every method runs on `loop`.
+/// The devices of the native MQTT engine that one event-loop thread drives: connect pacing per group, a sweep that
+/// runs every device's keep-alive and sends what is due, the groups' lifecycles (duty cycle, churn, reconnect
+/// storms), and the metrics of its devices (merged with the other shards' at the end). Confined to its loop:
+/// every method runs on `loop`.
 final class NativeMQTTShard: @unchecked Sendable {
     let loop: DeviceEventLoop
     let configuration: NativeMQTTEngine.Configuration
     let encoder = MQTTPacketEncoder()
+    private let behaviours: [DeviceBehaviour]
+    private let control: RunControl
+    private let shardIndex: Int
+    /// This shard's part of each group's connect rate.
+    private let rateShare: Double
     private let clock = ContinuousClock()
-    private let started: ContinuousClock.Instant
-    private let body: [UInt8]
+    private var random: SplitMix64
+    /// Per group: the body when its template has no generators (rendered once), and the property-bag suffix.
+    private var staticBodies: [[UInt8]?]
+    private var topicSuffixes: [String]
     private var devices: [NativeMQTTDevice] = []
-    private var nextToConnect = 0
+    /// Per group: its devices' places in `devices` in connect order, the next to connect first, and the allowance.
+    private var firstConnects: [[Int]]
+    private var nextFirstConnect: [Int]
+    private var connectAllowance: [Double]
+    private var stormsDone: [[Bool]]
     private var connecting = 0
-    private var connectAllowance = 0.0
     private var lastSweep: Duration = .zero
     private var remaining = 0
-    private var everConnected = Set<String>()
+    /// Devices whose first connect succeeded, or who gave up before one did.
+    private var firstSettled: [Bool] = []
+    private var firstSettledCount = 0
+    private var everConnected = 0
     /// When the last device connected for the first time (since the run started).
     private var lastFirstConnect: Duration = .zero
     private var connectedNow = 0
+    private var second = 0
+    private var sending = true
     private var sweepTimer: DeviceLoopTimer?
     private var completion: CheckedContinuation<NativeMQTTEngine.ShardResult, Never>?
-    private(set) var metrics = FleetMetrics()
-    private(set) var timeline = FleetTimeline()
+    private var metrics = FleetMetrics()
+    private var timeline = FleetTimeline()
+    /// This second's latencies, per operation (folded into the timeline when the second ends).
+    private var window: [FleetOperation: LatencyHistogram] = [:]
     private var errors: [String: Int] = [:]
 
-    init(loop: DeviceEventLoop, configuration: NativeMQTTEngine.Configuration, started: ContinuousClock.Instant) {
+    init(index: Int, loop: DeviceEventLoop, configuration: NativeMQTTEngine.Configuration,
+         behaviours: [DeviceBehaviour], control: RunControl, rateShare: Double) {
+        self.shardIndex = index
         self.loop = loop
         self.configuration = configuration
-        self.started = started
-        let filler = max(0, configuration.payloadSize - #"{"fleetsim":""}"#.utf8.count)
-        body = Array(#"{"fleetsim":"\#(String(repeating: "x", count: filler))"}"#.utf8)
+        self.behaviours = behaviours
+        self.control = control
+        self.rateShare = rateShare
+        random = SplitMix64(seed: 0x5EED_0000 &+ UInt64(index))
+        staticBodies = behaviours.map { behaviour in
+            guard let telemetry = behaviour.telemetry else { return nil }
+            let constant = telemetry.payload.fields.allSatisfy { if case .constant = $0.generator { true } else { false } }
+            guard constant else { return nil }
+            var renderer = PayloadRenderer(template: telemetry.payload, seed: 0)
+            return renderer.bytes(elapsed: .zero, now: Timestamp(secondsSince1970: 0), size: telemetry.size)
+        }
+        topicSuffixes = behaviours.map { behaviour in
+            var pairs: [(String, String?)] = [("$.ct", "application/json"), ("$.ce", "utf-8")]
+            for key in (behaviour.telemetry?.properties.keys.sorted() ?? []) {
+                pairs.append((key, behaviour.telemetry?.properties[key]))
+            }
+            return PropertyBag(pairs).encoded
+        }
+        firstConnects = behaviours.map { _ in [] }
+        nextFirstConnect = behaviours.map { _ in 0 }
+        connectAllowance = behaviours.map { _ in 0 }
+        stormsDone = behaviours.map { $0.lifecycle.reconnectStorms.map { _ in false } }
     }
 
-    /// Time since the run started (one time line for every shard, so timelines merge second by second).
-    func now() -> Duration { clock.now - started }
+    // MARK: What devices ask of their shard
+
+    /// Time since the run started (one time line for every shard and worker, so timelines merge second by second).
+    func now() -> Duration { clock.now - control.started }
 
     func unixTime() -> Int { time(nil) }
 
-    /// Every telemetry body (the same bytes for each message).
-    var payload: [UInt8] { body }
+    var isSending: Bool { sending }
+
+    func hasStaticBody(group: Int) -> Bool { staticBodies[group] != nil }
+    func staticBody(group: Int) -> [UInt8]? { staticBodies[group] }
+
+    /// The telemetry topic for one message: the group's properties, and its send time when the service side reads
+    /// the telemetry stream for end-to-end latency.
+    func telemetryTopic(for identity: DeviceIdentity, group: Int) -> String {
+        var topic = identity.topicBase + "/messages/events/"
+        if configuration.stampTelemetry { topic += "\(FleetTimestamps.property)=\(Self.wallMilliseconds())&" }
+        return topic + topicSuffixes[group]
+    }
+
+    func wallClockTimestamp() -> Timestamp {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return Timestamp(secondsSince1970: Int64(spec.tv_sec), nanoseconds: Int32(spec.tv_nsec))
+    }
+
+    static func wallMilliseconds() -> Int64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return Int64(spec.tv_sec) * 1000 + Int64(spec.tv_nsec) / 1_000_000
+    }
+
+    /// The time since `milliseconds` (Unix time) by the wall clock: another process's send time.
+    func sinceWallClock(milliseconds: Int64) -> Duration {
+        .milliseconds(max(0, Self.wallMilliseconds() - milliseconds))
+    }
+
+    func randomDuration(upTo limit: Duration) -> Duration {
+        limit > .zero ? .milliseconds(Int64(random.unit() * limit.seconds * 1000)) : .zero
+    }
+
+    func randomJitter(_ jitter: Duration) -> Duration {
+        jitter > .zero ? .milliseconds(Int64((random.unit() * 2 - 1) * jitter.seconds * 1000)) : .zero
+    }
 
     /// The socket settings for the `attempt`-th connection of the device at `index` in this shard: source
     /// addresses rotate over the devices, and over one device's attempts.
@@ -55,14 +131,41 @@ final class NativeMQTTShard: @unchecked Sendable {
                                      connectTimeout: configuration.responseTimeout)
     }
 
-    /// Adds devices, starts pacing and sweeping, and returns when every device finished or the deadline passed.
-    func run(_ assigned: [(id: String, key: SharedAccessKey)]) async -> NativeMQTTEngine.ShardResult {
+    func record(_ operation: FleetOperation, latency: Duration, count name: String?) {
+        metrics.record(operation, latency: latency)
+        window[operation, default: LatencyHistogram()].record(latency)
+        if let name { count(name) }
+    }
+
+    func count(_ name: String) {
+        metrics.count(name)
+        timeline.count(name, at: second)
+    }
+
+    func fail(_ operation: FleetOperation, _ errorClass: FleetErrorClass) {
+        metrics.fail(operation, errorClass)
+        timeline.count(errorClass == .throttled ? "throttled" : "errors", at: second)
+    }
+
+    // MARK: Running
+
+    /// Adds devices, starts pacing and sweeping, and returns when every device finished, the run stopped, or the
+    /// deadline passed.
+    func run(_ assigned: [PlannedDevice]) async -> NativeMQTTEngine.ShardResult {
         await withCheckedContinuation { continuation in
             loop.execute { [self] in
                 completion = continuation
-                devices = assigned.enumerated().map { NativeMQTTDevice(index: $0, id: $1.id, key: $1.key, shard: self) }
+                devices = assigned.enumerated().map { index, planned in
+                    NativeMQTTDevice(index: index, planned: planned, behaviour: behaviours[planned.group], shard: self)
+                }
+                for device in devices { firstConnects[device.planned.group].append(device.index) }
+                firstSettled = Array(repeating: false, count: devices.count)
                 remaining = devices.count
-                if remaining == 0 { return complete() }
+                if remaining == 0 {
+                    control.shardUp(shardIndex)
+                    return complete()
+                }
+                lastSweep = now()
                 sweep()
             }
         }
@@ -72,15 +175,22 @@ final class NativeMQTTShard: @unchecked Sendable {
 
     private func sweep() {
         let now = self.now()
-        if now >= configuration.deadline {
+        let phase = control.phase
+        if now >= configuration.deadline || phase == .stopping {
             for device in devices where !device.isFinished { device.abandon() }
             return
         }
-        startConnects(now: now)
+        sending = phase == .running
+        let elapsed = now - lastSweep
+        let nowSecond = Int(now.components.seconds)
+        if nowSecond > second { endSecond(next: nowSecond) }
+        startConnects(now: now, elapsed: elapsed)
+        fireStorms(now: now)
         for device in devices {
             switch device.phase {
             case .connected:
                 device.tick(now: now)
+                if device.phase == .connected { lifecycle(device, now: now, elapsed: elapsed) }
             case .connecting:
                 device.tick(now: now)
             case .waiting:
@@ -92,27 +202,72 @@ final class NativeMQTTShard: @unchecked Sendable {
                 break
             }
         }
-        timeline.connected(connectedNow, at: Int(now.components.seconds))
         lastSweep = now
         guard completion != nil else { return }
         sweepTimer = loop.schedule(after: configuration.sweepInterval) { [self] in sweep() }
     }
 
-    /// Starts new devices' first connects at the configured rate, with at most so many handshakes at once.
-    private func startConnects(now: Duration) {
-        let seconds = (now - lastSweep).seconds
-        if let rate = configuration.connectsPerSecond {
-            connectAllowance = min(connectAllowance + rate * seconds, max(rate, 1))
-        } else {
-            connectAllowance = .infinity
+    /// Starts new devices' first connects at each group's rate, with at most so many handshakes at once.
+    private func startConnects(now: Duration, elapsed: Duration) {
+        for group in behaviours.indices where nextFirstConnect[group] < firstConnects[group].count {
+            if let rate = (behaviours[group].lifecycle.connectRate ?? configuration.connectsPerSecond).map({ $0 * rateShare }) {
+                connectAllowance[group] = min(connectAllowance[group] + rate * elapsed.seconds, max(rate, 1))
+            } else {
+                connectAllowance[group] = .infinity
+            }
+            while nextFirstConnect[group] < firstConnects[group].count, connectAllowance[group] >= 1,
+                  connecting < configuration.maximumConcurrentConnects {
+                connectAllowance[group] -= 1
+                connecting += 1
+                devices[firstConnects[group][nextFirstConnect[group]]].connect(now: now)
+                nextFirstConnect[group] += 1
+            }
         }
-        while nextToConnect < devices.count, connectAllowance >= 1,
-              connecting < configuration.maximumConcurrentConnects {
-            connectAllowance -= 1
-            connecting += 1
-            devices[nextToConnect].connect(now: now)
-            nextToConnect += 1
+    }
+
+    /// Duty cycles and churn, for one connected device.
+    private func lifecycle(_ device: NativeMQTTDevice, now: Duration, elapsed: Duration) {
+        let lifecycle = device.behaviour.lifecycle
+        if let duty = lifecycle.dutyCycle, now - device.connectedAt >= duty.connected {
+            count("lifecycle.sleeps")
+            device.leave(graceful: true, returnAt: now + duty.sleep)
+        } else if let churn = lifecycle.churnPerMinute, churn > 0, random.unit() < churn * elapsed.seconds / 60 {
+            count("lifecycle.churned")
+            device.leave(graceful: false, returnAt: now + .milliseconds(500) + randomDuration(upTo: .seconds(2)))
         }
+    }
+
+    /// At each storm's time, that share of its group's connected devices drop at once and reconnect together.
+    private func fireStorms(now: Duration) {
+        for group in behaviours.indices {
+            for (index, storm) in behaviours[group].lifecycle.reconnectStorms.enumerated()
+            where !stormsDone[group][index] && now >= storm.at {
+                stormsDone[group][index] = true
+                for device in devices where device.planned.group == group && device.phase == .connected
+                    && random.unit() < storm.fraction {
+                    count("lifecycle.storm-drops")
+                    device.leave(graceful: false, returnAt: now)
+                }
+            }
+        }
+    }
+
+    /// Folds the second that ended into the timeline and tells the run how far this shard is.
+    private func endSecond(next: Int) {
+        var snapshot = RunControl.Snapshot()
+        for (operation, histogram) in window where histogram.count > 0 {
+            let compact = CompactLatency(histogram)
+            timeline.latency(operation, compact, at: second)
+            snapshot.lastSecond[operation] = compact
+            window[operation]?.reset()
+        }
+        timeline.connected(connectedNow, at: second)
+        second = next
+        snapshot.connected = connectedNow
+        snapshot.pending = devices.reduce(0) { $0 + ($1.isFinished ? 0 : $1.pending) }
+        snapshot.counters = metrics.counters
+        for operation in metrics.operations.values { snapshot.failures.merge(operation.failures, uniquingKeysWith: +) }
+        control.publish(snapshot, from: shardIndex)
     }
 
     // MARK: Device events
@@ -120,51 +275,78 @@ final class NativeMQTTShard: @unchecked Sendable {
     func connected(_ device: NativeMQTTDevice, after latency: Duration) {
         connecting -= 1
         connectedNow += 1
-        if everConnected.insert(device.id).inserted { lastFirstConnect = now() }
-        metrics.record(.connect, latency: latency)
+        control.setOnline(device.planned.index, true)
+        if !firstSettled[device.index] {
+            everConnected += 1
+            lastFirstConnect = now()
+            settleFirst(device)
+        }
+        record(.connect, latency: latency, count: nil)
     }
 
-    func acknowledged(after latency: Duration) {
-        metrics.record(.d2cAck, latency: latency)
-        metrics.count("d2c.acknowledged")
-        timeline.count("d2c.acknowledged", at: Int(now().components.seconds))
-    }
-
-    func sentOne() {
-        metrics.count("d2c.sent")
-        timeline.count("d2c.sent", at: Int(now().components.seconds))
-    }
-
-    func failed(_ device: NativeMQTTDevice, reason: String, class errorClass: FleetErrorClass) {
+    func failed(_ device: NativeMQTTDevice, reason: String, class errorClass: FleetErrorClass, during operation: FleetOperation?) {
         errors[reason, default: 0] += 1
-        metrics.fail(device.phase == .connecting ? .connect : .d2cAck, errorClass)
-        timeline.count(errorClass == .throttled ? "throttled" : "errors", at: Int(now().components.seconds))
+        if let operation {
+            fail(operation, errorClass)
+        } else {
+            timeline.count(errorClass == .throttled ? "throttled" : "errors", at: second)
+            metrics.count("errors.connection")
+        }
     }
 
     /// The socket closed before the device finished: try again with backoff, or give up.
     func lost(_ device: NativeMQTTDevice, wasConnected: Bool, attempts: Int) {
-        if wasConnected { connectedNow -= 1 } else { connecting -= 1 }
+        if wasConnected {
+            connectedNow -= 1
+            control.setOnline(device.planned.index, false)
+        } else {
+            connecting -= 1
+        }
         guard attempts < configuration.maximumAttempts else {
             errors["gave up after \(attempts) attempts", default: 0] += 1
             return device.abandon()
         }
         let backoff = Duration.milliseconds(min(5_000, 100 << min(attempts, 6)))
-        device.retryAt = now() + backoff
+        device.retryAt = now() + backoff + randomDuration(upTo: .milliseconds(100))
     }
 
-    /// `device` is done (all acknowledged, or given up); it was `was` until now.
+    /// The device left on purpose (its lifecycle) and will come back.
+    func left(_ device: NativeMQTTDevice, was: NativeMQTTDevice.Phase) {
+        if was == .connected {
+            connectedNow -= 1
+            control.setOnline(device.planned.index, false)
+        } else {
+            connecting -= 1
+        }
+    }
+
+    /// `device` is done (all acknowledged, the run stopped, or it gave up); it was `was` until now.
     func finished(_ device: NativeMQTTDevice, was: NativeMQTTDevice.Phase) {
-        if was == .connected { connectedNow -= 1 } else if was == .connecting { connecting -= 1 }
+        if was == .connected {
+            connectedNow -= 1
+            control.setOnline(device.planned.index, false)
+        } else if was == .connecting {
+            connecting -= 1
+        }
+        settleFirst(device)
         remaining -= 1
         if remaining == 0 { complete() }
+    }
+
+    private func settleFirst(_ device: NativeMQTTDevice) {
+        guard !firstSettled[device.index] else { return }
+        firstSettled[device.index] = true
+        firstSettledCount += 1
+        if firstSettledCount == devices.count { control.shardUp(shardIndex) }
     }
 
     private func complete() {
         sweepTimer?.cancel()
         sweepTimer = nil
-        timeline.connected(0, at: Int(now().components.seconds))
+        endSecond(next: Int(now().components.seconds) + 1)
+        timeline.connected(0, at: second)
         let result = NativeMQTTEngine.ShardResult(
-            metrics: metrics, timeline: timeline, errors: errors, connected: everConnected.count,
+            metrics: metrics, timeline: timeline, errors: errors, connected: everConnected,
             allConnectedAt: lastFirstConnect,
             sent: devices.reduce(0) { $0 + $1.sent }, acknowledged: devices.reduce(0) { $0 + $1.acknowledged })
         let continuation = completion

@@ -10,6 +10,8 @@ public struct FleetTimeline: Sendable, Codable, Equatable {
         public var connected: Int?
         /// Events in the second, by name (`d2c.sent`, `d2c.acknowledged`, `errors`, `throttled`, …).
         public var counts: [String: Int] = [:]
+        /// Latencies of operations that finished in the second, per operation (for percentiles over time).
+        public var latency: [FleetOperation: CompactLatency]?
 
         public init() {}
     }
@@ -32,10 +34,32 @@ public struct FleetTimeline: Sendable, Codable, Equatable {
         seconds[second].connected = devices
     }
 
+    /// Adds `window` (latencies of `operation` that finished in `second`).
+    public mutating func latency(_ operation: FleetOperation, _ window: CompactLatency, at second: Int) {
+        guard second >= 0, window.count > 0 else { return }
+        grow(to: second)
+        seconds[second].latency = seconds[second].latency ?? [:]
+        seconds[second].latency?[operation, default: CompactLatency()].merge(window)
+    }
+
+    /// `operation`'s latency at `percentile` per second, in milliseconds (`nil` for seconds without samples).
+    public func percentileSeries(_ operation: FleetOperation, _ percentile: Double) -> [Double?] {
+        seconds.map { second in
+            guard let window = second.latency?[operation], window.count > 0 else { return nil }
+            return window.milliseconds(atPercentile: percentile)
+        }
+    }
+
+    /// The operations with latencies in the timeline.
+    public var timedOperations: [FleetOperation] {
+        Set(seconds.flatMap { $0.latency?.keys.map { $0 } ?? [] }).sorted()
+    }
+
     public mutating func merge(_ other: FleetTimeline) {
         grow(to: other.seconds.count - 1)
         for (index, theirs) in other.seconds.enumerated() {
             seconds[index].counts.merge(theirs.counts, uniquingKeysWith: +)
+            for (operation, window) in theirs.latency ?? [:] { latency(operation, window, at: index) }
             if let connected = theirs.connected { seconds[index].connected = (seconds[index].connected ?? 0) + connected }
         }
     }
@@ -58,8 +82,17 @@ public struct FleetTimeline: Sendable, Codable, Equatable {
         let names = Set(seconds.flatMap(\.counts.keys)).sorted()
         var series = JSONObject()
         for name in names { series[name] = .array(self.series(name).map { .integer(Int64($0)) }) }
+        var percentiles = JSONObject()
+        for operation in timedOperations {
+            var byPercentile = JSONObject()
+            for (name, percentile) in [("p50", 50.0), ("p99", 99.0)] {
+                byPercentile[name] = .array(percentileSeries(operation, percentile).map { $0.map(JSONValue.double) ?? .null })
+            }
+            percentiles[operation.rawValue] = .object(byPercentile)
+        }
         return ["seconds": .integer(Int64(seconds.count)),
-                "connected": .array(connectedSeries.map { .integer(Int64($0)) }), "counts": .object(series)]
+                "connected": .array(connectedSeries.map { .integer(Int64($0)) }), "counts": .object(series),
+                "latencyMs": .object(percentiles)]
     }
 
     private mutating func grow(to second: Int) {

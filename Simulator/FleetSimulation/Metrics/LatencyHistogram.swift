@@ -31,6 +31,14 @@ public struct LatencyHistogram: Sendable, Codable, Equatable {
         count == 0 ? 0 : Double(histogram.valueAtPercentile(percentile)) / 1000
     }
 
+    /// The recorded buckets in ascending order: (value in µs, samples).
+    public var recorded: [(value: UInt64, count: UInt64)] {
+        histogram.recordedValues().map { ($0.value, UInt64($0.count)) }
+    }
+
+    /// Forgets every sample (keeping the counters' memory).
+    public mutating func reset() { histogram.reset() }
+
     public var meanMilliseconds: Double { count == 0 ? 0 : histogram.mean / 1000 }
     public var maxMilliseconds: Double { count == 0 ? 0 : Double(histogram.max) / 1000 }
     public var minMilliseconds: Double { count == 0 ? 0 : Double(histogram.min) / 1000 }

@@ -15,13 +15,25 @@ public enum FleetHTMLReport {
         body += SVGChart.lines([.init(name: "connected devices", values: timeline.connectedSeries.map(Double.init),
                                       color: colors[0])], title: "connected devices over time", unit: "")
         body += "</section><section><h2>Throughput</h2>"
-        let throughput = ["d2c.sent", "d2c.acknowledged", "c2d.received", "method.answered"].enumerated()
+        let throughput = ["d2c.sent", "d2c.acknowledged", "d2c.seen", "c2d.received", "method.answered", "twin.answered"].enumerated()
             .compactMap { index, name -> SVGChart.Series? in
                 let values = timeline.series(name)
                 return values.contains { $0 > 0 } ? .init(name: "\(name)/s", values: values.map(Double.init), color: colors[index]) : nil
             }
         body += SVGChart.lines(throughput.isEmpty ? [.init(name: "d2c.acknowledged/s", values: [], color: colors[1])] : throughput,
                                title: "events per second", unit: "")
+        body += "</section><section><h2>Latency over time</h2>"
+        let timed = timeline.timedOperations
+        for (name, percentile) in [("p50", 50.0), ("p99", 99.0)] {
+            let series = timed.enumerated().map { index, operation in
+                SVGChart.Series(name: operation.rawValue, points: timeline.percentileSeries(operation, percentile),
+                                color: colors[index % colors.count])
+            }
+            body += "<figure><figcaption>\(name) per second</figcaption>"
+            body += SVGChart.lines(series.isEmpty ? [.init(name: "no latencies", values: [], color: colors[0])] : series,
+                                   title: "\(name) latency per second, ms", unit: "ms")
+            body += "</figure>"
+        }
         body += "</section><section><h2>Errors</h2>"
         body += SVGChart.lines([.init(name: "errors/s", values: timeline.series("errors").map(Double.init), color: colors[3]),
                                 .init(name: "throttled/s", values: timeline.series("throttled").map(Double.init), color: colors[5])],
@@ -48,6 +60,19 @@ public enum FleetHTMLReport {
             body += "</figure>"
         }
         body += "</section>"
+        let problems = FleetRunChecks.problems(document)
+        body += "<section><h2>Counts</h2>"
+        body += problems.isEmpty ? "<p class=\"ok\">Every count adds up.</p>"
+            : "<ul class=\"problems\">" + problems.map { "<li>\(escape($0))</li>" }.joined() + "</ul>"
+        body += "<table><tbody>" + document.metrics.counters.keys.sorted().map { name in
+            "<tr><td>\(escape(name))</td><td>\(document.metrics.counters[name] ?? 0)</td></tr>"
+        }.joined() + "</tbody></table>"
+        if let errors = document.errors, !errors.isEmpty {
+            body += "<h3>Failures by reason</h3><table><tbody>" + errors.sorted { $0.value > $1.value }.prefix(30).map {
+                "<tr><td>\(escape($0.key))</td><td>\($0.value)</td></tr>"
+            }.joined() + "</tbody></table>"
+        }
+        body += "</section>"
         return """
             <!DOCTYPE html>
             <html lang="en"><head><meta charset="utf-8"><title>Fleet run: \(escape(document.scenario))</title>
@@ -59,7 +84,7 @@ public enum FleetHTMLReport {
             .legend { font-size: 11px; } table { border-collapse: collapse; width: 100%; }
             th, td { border-bottom: 1px solid #e2e8f0; padding: 4px 6px; text-align: right; }
             th:first-child, td:first-child { text-align: left; } figure { margin: 16px 0; }
-            figcaption { font-weight: 600; margin-bottom: 4px; }
+            figcaption { font-weight: 600; margin-bottom: 4px; } .ok { color: #2f855a; } .problems { color: #9b2c2c; }
             </style></head><body>
             \(body)
             </body></html>

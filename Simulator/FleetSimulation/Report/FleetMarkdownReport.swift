@@ -28,6 +28,13 @@ public enum FleetMarkdownReport {
             lines += ["", "Failures by class:", ""]
             for (operation, errorClass, count) in failures { lines.append("- \(operation.rawValue): \(count) \(errorClass.rawValue)") }
         }
+        let problems = FleetRunChecks.problems(document)
+        lines += ["", problems.isEmpty ? "Every count adds up." : "Counts that do not add up:"]
+        for problem in problems { lines.append("- \(problem)") }
+        let counters = document.metrics.counters
+        if !counters.isEmpty {
+            lines += ["", "Counts: " + counters.keys.sorted().map { "\($0) \(counters[$0] ?? 0)" }.joined(separator: ", ")]
+        }
         return lines.joined(separator: "\n") + "\n"
     }
 

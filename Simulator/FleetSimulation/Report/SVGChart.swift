@@ -2,8 +2,19 @@
 enum SVGChart {
     struct Series {
         var name: String
-        var values: [Double]
+        /// One value per second; `nil` where there is none (the line breaks there).
+        var points: [Double?]
         var color: String
+
+        init(name: String, values: [Double], color: String) {
+            self.init(name: name, points: values.map { $0 }, color: color)
+        }
+
+        init(name: String, points: [Double?], color: String) {
+            self.name = name
+            self.points = points
+            self.color = color
+        }
     }
 
     static let width = 640.0
@@ -12,8 +23,8 @@ enum SVGChart {
 
     /// Lines over time (one point per second) with axes, a few ticks and a legend.
     static func lines(_ series: [Series], title: String, unit: String) -> String {
-        let count = series.map(\.values.count).max() ?? 0
-        let peak = Swift.max(series.flatMap(\.values).max() ?? 0, 1)
+        let count = series.map(\.points.count).max() ?? 0
+        let peak = Swift.max(series.flatMap { $0.points.compactMap { $0 } }.max() ?? 0, 1)
         let scaleTop = niceCeiling(peak)
         let plotWidth = width - left - right, plotHeight = height - top - bottom
         func x(_ index: Int) -> Double { left + (count > 1 ? Double(index) / Double(count - 1) : 0) * plotWidth }
@@ -24,9 +35,24 @@ enum SVGChart {
             svg += #"<text class="tick" x="\#(format(x(tick)))" y="\#(format(height - bottom + 16))" text-anchor="middle">\#(tick) s</text>"#
         }
         for (index, line) in series.enumerated() {
-            let points = line.values.enumerated().map { "\(format(x($0.offset))),\(format(y($0.element)))" }
-            svg += #"<polyline fill="none" stroke="\#(line.color)" stroke-width="1.5" points="\#(points.joined(separator: " "))"/>"#
-            svg += #"<text class="legend" x="\#(format(left + 8 + Double(index) * 150))" y="\#(format(top + 12))" fill="\#(line.color)">\#(escape(line.name))</text>"#
+            // One polyline per run of seconds with values; a lone point is a dot.
+            var run: [String] = []
+            func flush() {
+                if run.count == 1, let point = run.first {
+                    let xy = point.split(separator: ",")
+                    svg += #"<circle cx="\#(xy[0])" cy="\#(xy[1])" r="1.5" fill="\#(line.color)"/>"#
+                } else if run.count > 1 {
+                    svg += #"<polyline fill="none" stroke="\#(line.color)" stroke-width="1.5" points="\#(run.joined(separator: " "))"/>"#
+                }
+                run.removeAll()
+            }
+            for (second, value) in line.points.enumerated() {
+                if let value { run.append("\(format(x(second))),\(format(y(value)))") } else { flush() }
+            }
+            flush()
+            // Legends four to a row.
+            let legendX = left + 8 + Double(index % 4) * 140, legendY = top + 12 + Double(index / 4) * 13
+            svg += #"<text class="legend" x="\#(format(legendX))" y="\#(format(legendY))" fill="\#(line.color)">\#(escape(line.name))</text>"#
         }
         return svg + "</svg>"
     }

@@ -1,0 +1,209 @@
+import AsyncHTTPClient
+import Foundation
+import IoTHubDevice
+import IoTHubProtocol
+import Logging
+
+/// Runs a ``Scenario`` (or the part of one this process owns) against a hub: the devices on their engine, the
+/// service side (methods, desired patches, C2D, the telemetry stream), the live display, and at the end one
+/// ``FleetRunDocument`` with every figure. The run connects the fleet, runs for the scenario's duration once every
+/// device has tried its first connect, stops sending, waits for what is in flight (acknowledgements, telemetry at
+/// the service side, C2D at the devices), and disconnects.
+public struct ScenarioRun: Sendable {
+    public struct Options: Sendable {
+        /// How devices reach the hub (host, gateway, ports, TLS, loops, source addresses).
+        public var transport: NativeMQTTEngine.Configuration
+        /// The fleet indices this process simulates (the whole fleet unless a worker or a shard).
+        public var slice: Range<Int>?
+        /// This process's part of the service side's rates and of each group's connect rate (1 / processes).
+        public var share = 1.0
+        /// Run the service side's calls from this process.
+        public var runService = true
+        /// Read the telemetry stream from this process (one process of a run does).
+        public var readTelemetry = true
+        /// How long the fleet may take to come up before the timed part starts anyway.
+        public var rampTimeout: Duration = .seconds(300)
+        /// How long to wait, after sending stopped, for what is still in flight.
+        public var drainTimeout: Duration = .seconds(20)
+        /// Where the live display goes (`nil`: none).
+        public var display: LiveDisplay?
+        /// The run's start, shared by the workers of one run so their timelines line up.
+        public var started: ContinuousClock.Instant = .now
+
+        public init(transport: NativeMQTTEngine.Configuration) { self.transport = transport }
+    }
+
+    public let scenario: Scenario
+    public let options: Options
+    /// Primary keys by device id.
+    public let keys: [String: String]
+    public let service: ServiceClient?
+    public var logger: Logger = {
+        var logger = Logger(label: "fleetsim")
+        logger.logLevel = .warning
+        return logger
+    }()
+
+    public init(scenario: Scenario, options: Options, keys: [String: String], service: ServiceClient?) {
+        self.scenario = scenario
+        self.options = options
+        self.keys = keys
+        self.service = service
+    }
+
+    /// The device ids of the whole fleet, in fleet order (group after group).
+    public static func deviceIds(_ scenario: Scenario) -> [String] {
+        scenario.groups.flatMap { group in (0..<group.count).map { group.ids.id($0) } }
+    }
+
+    public func run() async throws -> FleetRunDocument {
+        let wallStart = Timestamp(secondsSince1970: Int64(Date().timeIntervalSince1970))
+        for group in scenario.groups {
+            guard group.engine == .nativeMQTT else {
+                throw FleetError.invalidConfiguration("group '\(group.name)': the \(group.engine.rawValue) engine does not run scenarios yet; use native-mqtt")
+            }
+            guard (group.security == .tls) == (options.transport.tls != nil) else {
+                throw FleetError.invalidConfiguration(group.security == .tls
+                    ? "group '\(group.name)' connects over TLS: drop --plain-mqtt-port, or set security: plain"
+                    : "group '\(group.name)' is security: plain: pass the hub's plain port (--plain-mqtt-port), or set security: tls")
+            }
+            guard group.authentication == .sas else {
+                throw FleetError.invalidConfiguration("group '\(group.name)': native-mqtt simulates SAS devices; x509 groups need the sdk engine")
+            }
+        }
+        let ids = Self.deviceIds(scenario)
+        let slice = options.slice ?? 0..<ids.count
+        let sendsC2D = scenario.service.cloudToDevice != nil
+        let anyGroupTakesC2D = scenario.groups.contains { $0.cloudToDevice != nil }
+        let behaviours = scenario.groups.map { group in
+            DeviceBehaviour(group, receivesCloudToDevice: sendsC2D && (group.cloudToDevice != nil || !anyGroupTakesC2D))
+        }
+        var ranges: [Range<Int>] = []
+        var offset = 0
+        for group in scenario.groups {
+            ranges.append(offset..<offset + group.count)
+            offset += group.count
+        }
+        var planned: [PlannedDevice] = []
+        planned.reserveCapacity(slice.count)
+        for (group, range) in ranges.enumerated() {
+            for index in range.clamped(to: slice) {
+                guard let text = keys[ids[index]], let key = try? SharedAccessKey(base64: text) else {
+                    throw FleetError.invalidConfiguration("no valid key for device \(ids[index])")
+                }
+                planned.append(PlannedDevice(index: index, id: ids[index], key: key, group: group))
+            }
+        }
+
+        let control = RunControl(devices: ids.count, started: options.started)
+        let recorder = ServiceRecorder(control: control, source: -1)
+        var transport = options.transport
+        transport.stampTelemetry = scenario.service.readTelemetry
+        transport.deadline = .seconds(Int64(max(60, (options.rampTimeout + scenario.duration + options.drainTimeout * 3).seconds) + 60))
+        transport.messagesPerDevice = 0
+        var shared = transport
+        shared.connectsPerSecond = transport.connectsPerSecond.map { $0 * options.share }
+        let scaled = behaviours.map { behaviour -> DeviceBehaviour in
+            var behaviour = behaviour
+            behaviour.lifecycle.connectRate = behaviour.lifecycle.connectRate.map { $0 * options.share }
+            return behaviour
+        }
+
+        // The telemetry stream first, so it sees the first message.
+        var monitorResponse: (TelemetryMonitor, HTTPClientResponseBox)?
+        if scenario.service.readTelemetry, options.readTelemetry, let service {
+            let monitor = TelemetryMonitor(client: service, recorder: recorder)
+            monitorResponse = (monitor, HTTPClientResponseBox(try await monitor.open()))
+        }
+        let monitorTask = monitorResponse.map { monitor, box in Task { await monitor.read(box.response) } }
+
+        let engine = Task { [planned, shared, scaled] in
+            try await NativeMQTTEngine.run(shared, behaviours: scaled, devices: planned, control: control)
+        }
+        let plannedCount = planned.count
+        var displayTask: Task<Void, Never>?
+        if let display = options.display {
+            displayTask = Task { await display.run(control: control, devices: plannedCount) }
+        }
+        let shards = max(1, transport.loops)
+
+        // Up: every shard's devices tried their first connect.
+        let rampEnd = ContinuousClock.now + options.rampTimeout
+        while control.shardsUp() < shards, ContinuousClock.now < rampEnd { try? await Task.sleep(for: .milliseconds(100)) }
+        let upAt = ContinuousClock.now - control.started
+        logger.info("fleet up", metadata: ["online": "\(control.onlineCount)", "devices": "\(planned.count)"])
+
+        var serviceTask: Task<Void, Never>?
+        if options.runService, let service {
+            var driver = ServiceDriver(behaviour: scenario.service, targets: Self.targets(scenario, ranges: ranges,
+                                                                                         behaviours: behaviours, slice: slice),
+                                       deviceIds: ids, client: service, control: control, recorder: recorder)
+            driver.rateShare = options.share
+            serviceTask = Task { [driver] in await driver.run() }
+        }
+        let timedEnd = ContinuousClock.now + scenario.duration
+        while ContinuousClock.now < timedEnd {
+            recorder.tick()
+            try? await Task.sleep(for: .milliseconds(min(200, max(1, Int64((timedEnd - ContinuousClock.now).seconds * 1000)))))
+        }
+
+        // Drain: no new telemetry or service calls; wait for what is under way.
+        control.advance(to: .draining)
+        await serviceTask?.value
+        let drainEnd = ContinuousClock.now + options.drainTimeout
+        func waitUntil(_ done: () -> Bool) async {
+            while !done(), ContinuousClock.now < drainEnd {
+                recorder.tick()
+                try? await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        try? await Task.sleep(for: .milliseconds(1100))  // every shard published once since sending stopped
+        await waitUntil { control.totals().pending == 0 }
+        if monitorTask != nil {
+            await waitUntil { recorder.counter("d2c.seen") >= control.totals().counters["d2c.acknowledged", default: 0] }
+        }
+        if options.runService, scenario.service.cloudToDevice != nil {
+            await waitUntil { control.totals().counters["c2d.received", default: 0] >= recorder.counter("c2d.sent") }
+        }
+        control.advance(to: .stopping)
+        let result = try await engine.value
+        monitorTask?.cancel()
+        await monitorTask?.value
+        displayTask?.cancel()
+        await displayTask?.value
+
+        let (serviceMetrics, serviceTimeline) = recorder.finish()
+        var metrics = result.metrics
+        metrics.merge(serviceMetrics)
+        metrics.count("devices.planned", by: planned.count)
+        metrics.count("devices.connected", by: result.connected)
+        var timeline = result.timeline
+        timeline.merge(serviceTimeline)
+        var document = FleetRunDocument(
+            scenario: scenario.name, target: "\(transport.hostName) (\(transport.gatewayHostName ?? transport.hostName):\(transport.port))",
+            startedAt: wallStart.iso8601, durationSeconds: (ContinuousClock.now - control.started).seconds,
+            devices: planned.count, workers: 1, metrics: metrics, timeline: timeline, errors: result.errors)
+        document.rampSeconds = upAt.seconds
+        return document
+    }
+
+    /// Which fleet indices (within `slice`) each service call goes to.
+    static func targets(_ scenario: Scenario, ranges groupRanges: [Range<Int>], behaviours: [DeviceBehaviour],
+                        slice: Range<Int>) -> ServiceDriver.Targets
+    {
+        func ranges(where include: (DeviceBehaviour) -> Bool) -> [Range<Int>] {
+            zip(groupRanges, behaviours).filter { include($0.1) }.map { $0.0.clamped(to: slice) }.filter { !$0.isEmpty }
+        }
+        var methods: [String: [Range<Int>]] = [:]
+        for call in scenario.service.methods { methods[call.name] = ranges { $0.methods[call.name] != nil } }
+        let twins = ranges { $0.usesTwin }
+        return ServiceDriver.Targets(methods: methods, desired: twins.isEmpty ? ranges { _ in true } : twins,
+                                     cloudToDevice: ranges { $0.receivesCloudToDevice })
+    }
+}
+
+/// Carries a streaming response into the task that reads it.
+final class HTTPClientResponseBox: @unchecked Sendable {
+    let response: HTTPClientResponse
+    init(_ response: HTTPClientResponse) { self.response = response }
+}
