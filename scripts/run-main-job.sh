@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
-# The main job: start the companion hub on its embedded SQLite store, run a simulated fleet against it, and print
-# the fleet's report (devices connected, messages acknowledged, throughput, send→PUBACK latency percentiles).
+# The main job: start the companion hub on its embedded SQLite store, provision the scenario's devices, run the
+# mixed 60-second scenario (telemetry, twins, methods, C2D; 10,000 devices) with the live display, print the
+# summary and the path of the HTML report, and stop the hub.
 #
-# Knobs (environment): DEVICES (1000), MESSAGES per device (20), LOOPS (2), CONFIG (release | debug),
-# KEEP_DATA=1 keeps the hub's data directory. The JSON report goes to bench-results/main-job.json.
+# Knobs (environment): SCENARIO (Simulator/scenarios/main-job.yaml), SCALE (1: multiplies every group's count),
+# DURATION (seconds; the scenario's otherwise), LOOPS (2), CONFIG (release | debug), REPORT_DIR
+# (bench-results/main-job), KEEP_DATA=1 keeps the hub's data directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=/opt/swift/usr/bin:$PATH
 
-DEVICES=${DEVICES:-1000}
-MESSAGES=${MESSAGES:-20}
+SCENARIO=${SCENARIO:-Simulator/scenarios/main-job.yaml}
+SCALE=${SCALE:-1}
 LOOPS=${LOOPS:-2}
+REPORT_DIR=${REPORT_DIR:-bench-results/main-job}
 CONFIG=${CONFIG:-release}
 
 bash scripts/install-deps.sh
@@ -41,9 +44,11 @@ wait_for_hub "$hub_pid" "$data/hub.log" "$mqtt_port" "$http_port"
 owner=$("$bin/iothub" connection-string --data-dir "$data")
 mkdir -p bench-results
 status=0
-"$bin/fleetsim" --connection-string "$owner" --endpoint "http://127.0.0.1:$http_port" --gateway 127.0.0.1 \
-    --plain-mqtt-port "$mqtt_port" --devices "$DEVICES" --messages "$MESSAGES" --loops "$LOOPS" \
-    --json bench-results/main-job.json || status=$?
+duration_flag=()
+[ -n "${DURATION:-}" ] && duration_flag=(--duration-seconds "$DURATION")
+"$bin/fleetsim" run --connection-string "$owner" --endpoint "http://127.0.0.1:$http_port" --gateway 127.0.0.1 \
+    --plain-mqtt-port "$mqtt_port" --loops "$LOOPS" --scenario "$SCENARIO" --scale "$SCALE" \
+    --output "$REPORT_DIR" "${duration_flag[@]}" || status=$?
 
 stored=$(curl -s "http://127.0.0.1:$http_port/metrics" | awk '/^iothub_messages_in_total/ {sum += $NF} END {print sum + 0}')
 echo "hub: $stored telemetry messages ingested (iothub_messages_in_total on /metrics)"
