@@ -79,6 +79,18 @@ struct FleetRunCommand: AsyncParsableCommand {
     @Flag(help: "With --scenario: no live display.")
     var quiet = false
 
+    @Option(help: "With --scenario: worker processes (default: as many as the device count needs at --devices-per-worker each).")
+    var workers: Int?
+
+    @Option(help: "With --scenario: devices one worker process carries at most (20,000 files per process here).")
+    var devicesPerWorker: Int = 15_000
+
+    @Option(help: "With --scenario: run only part i of N of the fleet (0-based, e.g. a Kubernetes Indexed Job's completion index); merge the parts with fleetsim merge.")
+    var shard: String?
+
+    @Option(help: "With --scenario: derive device keys from this base64 seed (the same seed gives the same keys; default: a random one).")
+    var seed: String?
+
     mutating func validate() throws {
         guard devices >= 1 else { throw ValidationError("--devices must be at least 1") }
         // A process may open 20,000 files: an SDK device costs 3 (libmosquitto), a native one 1.
@@ -130,87 +142,6 @@ struct FleetRunCommand: AsyncParsableCommand {
             print("fleetsim: report written to \(json)")
         }
         if !report.isComplete { throw ExitCode(1) }
-    }
-}
-
-extension FleetRunCommand {
-    /// `--scenario FILE`: the scenario's fleet and service side, the live display, and the three report files.
-    func runScenario(_ path: String) async throws {
-        let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw ValidationError("cannot read the scenario \(path): \(error.localizedDescription)")
-        }
-        var scenario: Scenario
-        do {
-            scenario = try ScenarioParser.parse(text, file: path)
-        } catch {
-            throw ValidationError(error.description)
-        }
-        if let durationSeconds { scenario.duration = .seconds(durationSeconds) }
-        if let scale {
-            guard scale > 0 else { throw ValidationError("--scale must be above 0") }
-            for index in scenario.groups.indices {
-                scenario.groups[index].count = max(1, Int((Double(scenario.groups[index].count) * scale).rounded()))
-            }
-        }
-        guard scenario.deviceCount <= 19_000 else {
-            throw ValidationError("the scenario has \(scenario.deviceCount) devices: one process opens at most 20,000 files here; scale it down (--scale)")
-        }
-        let provisioner = try hub.provisioner()
-        var transport = try NativeMQTTEngine.Configuration(connection(hostName: provisioner.connectionString.hostName))
-        transport.window = window
-        transport.connectsPerSecond = connectRate
-
-        let ids = ScenarioRun.deviceIds(scenario)
-        print("fleetsim: scenario \(scenario.name) from \(path): \(ids.count) devices in \(scenario.groups.count) group(s), \(scenario.duration.components.seconds) s")
-        print("fleetsim: creating \(ids.count) devices through \(provisioner.endpoint)")
-        fflush(nil)
-        let keys = try await provisioner.provision(ids)
-        let service = try ServiceClient(connectionString: provisioner.connectionString, endpoint: hub.endpoint,
-                                        caFile: hub.caFile)
-        var options = ScenarioRun.Options(transport: transport)
-        options.display = quiet ? nil : LiveDisplay.standardOutput()
-        let document: FleetRunDocument
-        do {
-            document = try await ScenarioRun(scenario: scenario, options: options, keys: keys, service: service).run()
-            await service.shutdown()
-        } catch {
-            await service.shutdown()
-            throw error
-        }
-        let files = FleetRunFiles(directory: output ?? "fleetsim-reports/\(scenario.name)-\(Self.fileTimestamp())")
-        try files.write(document)
-        print("")
-        print(FleetMarkdownReport.render(document))
-        print("fleetsim: report \(files.html) (also \(files.markdown), \(files.json))")
-        let problems = FleetRunChecks.problems(document)
-        if !problems.isEmpty {
-            print("fleetsim: the counts do not add up:")
-            for problem in problems { print("  - \(problem)") }
-            throw ExitCode(1)
-        }
-    }
-
-    /// Where and how devices connect, from the flags both kinds of run share.
-    func connection(hostName: String) -> FleetConfiguration {
-        var configuration = FleetConfiguration(hostName: hostName)
-        configuration.gatewayHostName = hub.gateway
-        configuration.mqttsPort = mqttPort
-        configuration.plainMQTTPort = plainMqttPort
-        configuration.caFile = hub.caFile
-        configuration.loops = loops
-        configuration.bindAddresses = bind.map { $0.split(separator: ",").map(String.init) } ?? []
-        return configuration
-    }
-
-    static func fileTimestamp() -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyyMMdd-HHmmss"
-        return formatter.string(from: Date())
     }
 }
 

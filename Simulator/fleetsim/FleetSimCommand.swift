@@ -7,6 +7,6 @@ struct FleetSimCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fleetsim",
         abstract: "Simulated IoT device fleets and benchmarks against an IoT Hub–compatible endpoint.",
-        subcommands: [FleetRunCommand.self, ReportCommand.self, BenchCommand.self],
+        subcommands: [FleetRunCommand.self, ReportCommand.self, MergeCommand.self, BenchCommand.self, WorkerCommand.self],
         defaultSubcommand: FleetRunCommand.self)
 }

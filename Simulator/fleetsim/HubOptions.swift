@@ -16,6 +16,16 @@ struct HubOptions: ParsableArguments {
     @Option(help: "Connect devices here instead of the connection string's HostName (e.g. 127.0.0.1).")
     var gateway: String?
 
+    /// These options as command-line arguments again (for worker processes).
+    var arguments: [String] {
+        var arguments: [String] = []
+        if let connectionString { arguments += ["--connection-string", connectionString] }
+        if let endpoint { arguments += ["--endpoint", endpoint] }
+        if let caFile { arguments += ["--ca-file", caFile] }
+        if let gateway { arguments += ["--gateway", gateway] }
+        return arguments
+    }
+
     /// The provisioner for `--connection-string` (or `$IOTHUB_CONNECTION_STRING`).
     func provisioner() throws -> FleetProvisioner {
         guard let serviceConnectionString = connectionString ?? ProcessInfo.processInfo.environment["IOTHUB_CONNECTION_STRING"]

@@ -1,4 +1,5 @@
 import FleetSimulation
+import Foundation
 import IoTHubDevice
 import IoTHubProtocol
 import Testing
@@ -102,5 +103,69 @@ struct ScenarioRunTests {
         // The timeline has latencies per second.
         #expect(document.timeline.percentileSeries(.d2cAck, 99).compactMap { $0 }.count >= 8)
         await hub.stop()
+    }
+}
+
+/// `fleetsim run --scenario` as a coordinator of 3 worker processes (100 devices each): one merged report whose
+/// counts are the sums of the workers' and add up against the hub's store.
+@Suite(.serialized, .timeLimit(.minutes(4)))
+struct FleetWorkerTests {
+    @Test func threeWorkersMergeIntoOneReportOfTheirSums() async throws {
+        let hub = try await LocalHub.start()
+        defer { hub.removeData() }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fleet-workers-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let scenarioPath = directory.appendingPathComponent("scenario.yaml").path
+        let yaml = ScenarioRunTests.yaml.replacingOccurrences(of: "duration: 10s", with: "duration: 6s")
+            .replacingOccurrences(of: "count: 150", with: "count: 250")
+        try yaml.write(toFile: scenarioPath, atomically: true, encoding: .utf8)
+        let policy = try #require(hub.server.data.policies.first { $0.name == "iothubowner" })
+        let output = directory.appendingPathComponent("report").path
+
+        let process = Process()
+        process.executableURL = try SampleBinaries.path("fleetsim")
+        process.arguments = ["run", "--scenario", scenarioPath, "--devices-per-worker", "100", "--quiet",
+                             "--connection-string", policy.connectionString(hostName: "localhost").description,
+                             "--endpoint", "https://localhost:\(hub.httpsPort)", "--ca-file", hub.caPath,
+                             "--gateway", "127.0.0.1", "--plain-mqtt-port", String(hub.mqttPort), "--output", output]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "\(text)")
+        #expect(text.contains("3 worker processes"), "\(text)")
+
+        let merged = try FleetRunFiles.read(output + "/run.json")
+        let parts = try (0..<3).map { try FleetRunFiles.read(output + "/workers/worker-\($0).json") }
+        #expect(merged.workers == 3 && merged.devices == 300 && parts.map(\.devices) == [100, 100, 100])
+        for name in ["d2c.sent", "d2c.acknowledged", "d2c.seen", "method.called", "method.succeeded", "c2d.sent",
+                     "c2d.received", "twin.answered", "devices.connected"] {
+            #expect(merged.counter(name) == parts.reduce(0) { $0 + $1.counter(name) }, "\(name)")
+        }
+        for operation in FleetOperation.allCases {
+            #expect(merged.metrics.operations[operation]?.succeeded ?? 0
+                    == parts.reduce(0) { $0 + ($1.metrics.operations[operation]?.succeeded ?? 0) }, "\(operation)")
+        }
+        #expect(FleetRunChecks.problems(merged).isEmpty, "\(FleetRunChecks.problems(merged))")
+        #expect(merged.counter("devices.connected") == 300 && merged.counter("c2d.sent") > 0 && merged.counter("method.called") > 0)
+        let stored = try await hub.services.events.events(after: 0, deviceId: nil, limit: 10_000)
+        #expect(stored.count == merged.counter("d2c.acknowledged"))
+        await hub.stop()
+    }
+}
+
+/// How fleets split over shards and workers.
+@Suite struct FleetSlicesTests {
+    @Test func slicesCoverTheFleetOnceWithSizesWithinOne() {
+        let slices = FleetSlices.split(0..<10, into: 3)
+        #expect(slices == [0..<4, 4..<7, 7..<10])
+        #expect(FleetSlices.split(5..<7, into: 4) == [5..<6, 6..<7, 7..<7, 7..<7])
+        #expect(FleetSlices.workers(devices: 45_001, perProcess: 15_000) == 4)
+        #expect(FleetSlices.workers(devices: 10, perProcess: 15_000) == 1)
+        #expect(FleetSlices.shard("2/5")! == (2, 5))
+        #expect(FleetSlices.shard("5/5") == nil && FleetSlices.shard("x/2") == nil && FleetSlices.shard("1") == nil)
     }
 }

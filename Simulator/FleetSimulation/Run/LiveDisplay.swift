@@ -1,10 +1,16 @@
+import Foundation
 import Glibc
 
 /// The live view of a run: devices connected out of the target, telemetry per second, p50/p99 per operation
 /// over the last second, and errors. On a terminal it redraws two lines in place every second; elsewhere (a CI
 /// log, a pipe) it prints one plain line every few seconds.
 public struct LiveDisplay: Sendable {
+    /// The prefix of a worker's progress lines (``workerProgress(write:)``).
+    public static let progressPrefix = "progress "
+
     public var isTerminal: Bool
+    /// Write each second's totals as one JSON line (a worker's progress for its coordinator) instead of text.
+    public var emitsSnapshots = false
     public var interval: Duration
     public var write: @Sendable (String) -> Void
 
@@ -23,8 +29,15 @@ public struct LiveDisplay: Sendable {
         self.write = write
     }
 
+    /// A worker's progress for its coordinator: the totals as a JSON line every second.
+    public static func workerProgress(write: @escaping @Sendable (String) -> Void) -> LiveDisplay {
+        var display = LiveDisplay(isTerminal: false, interval: .seconds(1), write: write)
+        display.emitsSnapshots = true
+        return display
+    }
+
     /// Shows `control`'s totals until cancelled.
-    func run(control: RunControl, devices: Int) async {
+    public func run(control: RunControl, devices: Int) async {
         var previous = control.totals()
         var previousAt = ContinuousClock.now
         var drawn = false
@@ -32,6 +45,10 @@ public struct LiveDisplay: Sendable {
             try? await Task.sleep(for: interval)
             let now = ContinuousClock.now
             let totals = control.totals()
+            if emitsSnapshots {
+                if let json = try? JSONEncoder().encode(totals) { write(Self.progressPrefix + String(decoding: json, as: UTF8.self) + "\n") }
+                continue
+            }
             let lines = Self.lines(totals, previous: previous, over: now - previousAt,
                                    elapsed: now - control.started, devices: devices, phase: control.phase)
             if isTerminal {

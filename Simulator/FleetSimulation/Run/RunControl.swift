@@ -16,7 +16,7 @@ public final class RunControl: Sendable {
     }
 
     /// One shard's (or the service side's) running totals.
-    public struct Snapshot: Sendable {
+    public struct Snapshot: Sendable, Codable {
         public var connected = 0
         /// Telemetry handed to sessions and not yet acknowledged.
         public var pending = 0
@@ -92,7 +92,7 @@ public final class RunControl: Sendable {
 
     // MARK: Progress
 
-    func publish(_ snapshot: Snapshot, from source: Int) {
+    public func publish(_ snapshot: Snapshot, from source: Int) {
         state.withLock { $0.snapshots[source] = snapshot }
     }
 

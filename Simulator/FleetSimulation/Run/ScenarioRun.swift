@@ -112,7 +112,8 @@ public struct ScenarioRun: Sendable {
         // The telemetry stream first, so it sees the first message.
         var monitorResponse: (TelemetryMonitor, HTTPClientResponseBox)?
         if scenario.service.readTelemetry, options.readTelemetry, let service {
-            let monitor = TelemetryMonitor(client: service, recorder: recorder)
+            var monitor = TelemetryMonitor(client: service, recorder: recorder)
+            if options.slice != nil { monitor.only = Set(planned.map(\.id)) }
             monitorResponse = (monitor, HTTPClientResponseBox(try await monitor.open()))
         }
         let monitorTask = monitorResponse.map { monitor, box in Task { await monitor.read(box.response) } }
@@ -135,10 +136,18 @@ public struct ScenarioRun: Sendable {
 
         var serviceTask: Task<Void, Never>?
         if options.runService, let service {
-            var driver = ServiceDriver(behaviour: scenario.service, targets: Self.targets(scenario, ranges: ranges,
-                                                                                         behaviours: behaviours, slice: slice),
-                                       deviceIds: ids, client: service, control: control, recorder: recorder)
-            driver.rateShare = options.share
+            let mine = Self.targets(scenario, ranges: ranges, behaviours: behaviours, slice: slice)
+            let fleet = Self.targets(scenario, ranges: ranges, behaviours: behaviours, slice: 0..<ids.count)
+            var driver = ServiceDriver(behaviour: scenario.service, targets: mine, deviceIds: ids, client: service,
+                                       control: control, recorder: recorder)
+            // Each process calls its own devices, at its share of the fleet's rate for that kind of call.
+            func share(_ part: [Range<Int>], _ whole: [Range<Int>]) -> Double {
+                let total = whole.reduce(0) { $0 + $1.count }
+                return total == 0 ? 0 : Double(part.reduce(0) { $0 + $1.count }) / Double(total)
+            }
+            driver.rateShare.desired = share(mine.desired, fleet.desired)
+            driver.rateShare.cloudToDevice = share(mine.cloudToDevice, fleet.cloudToDevice)
+            for (name, targets) in fleet.methods { driver.rateShare.methods[name] = share(mine.methods[name] ?? [], targets) }
             serviceTask = Task { [driver] in await driver.run() }
         }
         let timedEnd = ContinuousClock.now + scenario.duration

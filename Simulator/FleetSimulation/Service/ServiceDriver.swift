@@ -22,8 +22,15 @@ struct ServiceDriver: Sendable {
     let client: ServiceClient
     let control: RunControl
     let recorder: ServiceRecorder
-    /// This process's part of the fleet-wide rates (1 / workers).
-    var rateShare = 1.0
+    /// This process's part of the fleet-wide rates: its share of each call's target devices (1 unless the fleet
+    /// is split over workers or shards).
+    var rateShare = RateShare()
+
+    struct RateShare: Sendable {
+        var methods: [String: Double] = [:]
+        var desired = 1.0
+        var cloudToDevice = 1.0
+    }
     /// Calls in flight at once, at most (beyond that, due calls wait).
     var maximumInFlight = 256
 
@@ -37,15 +44,15 @@ struct ServiceDriver: Sendable {
     func run() async {
         var streams: [(rate: Double, make: @Sendable (inout PayloadRenderer) -> Call, targets: [Range<Int>])] = []
         for call in behaviour.methods {
-            streams.append((call.rate * rateShare, { _ in .method(call) }, targets.methods[call.name] ?? []))
+            streams.append((call.rate * (rateShare.methods[call.name] ?? 1), { _ in .method(call) }, targets.methods[call.name] ?? []))
         }
         if let desired = behaviour.desired {
-            streams.append((desired.rate * rateShare, { renderer in
+            streams.append((desired.rate * rateShare.desired, { renderer in
                 .desired(renderer.render(elapsed: .zero, now: Timestamp(secondsSince1970: 0)))
             }, targets.desired))
         }
         if let c2d = behaviour.cloudToDevice {
-            streams.append((c2d.rate * rateShare, { _ in .cloudToDevice(size: c2d.size) }, targets.cloudToDevice))
+            streams.append((c2d.rate * rateShare.cloudToDevice, { _ in .cloudToDevice(size: c2d.size) }, targets.cloudToDevice))
         }
         guard !streams.isEmpty else { return }
         var renderer = PayloadRenderer(template: behaviour.desired?.patch ?? .empty, seed: 0xD5)

@@ -9,6 +9,8 @@ import NIOHTTP1
 struct TelemetryMonitor: Sendable {
     let client: ServiceClient
     let recorder: ServiceRecorder
+    /// Count only these devices' messages (a worker's part of the fleet); `nil`: every simulated message.
+    var only: Set<String>? = nil
 
     /// Opens the stream (only messages from now on) and returns once the hub answered, so nothing the fleet sends
     /// afterwards is missed; `read` then consumes it until cancelled.
@@ -46,6 +48,9 @@ struct TelemetryMonitor: Sendable {
         guard !line.isEmpty, let event = try? JSONValue(parsing: line),
               case .string(let sent)? = event["properties"]?[FleetTimestamps.property], let milliseconds = Int64(sent)
         else { return }
+        if let only {
+            guard case .string(let deviceId)? = event["deviceId"], only.contains(deviceId) else { return }
+        }
         recorder.record(.d2cEndToEnd, latency: .milliseconds(max(0, NativeMQTTShard.wallMilliseconds() - milliseconds)),
                         count: "d2c.seen")
     }

@@ -1,0 +1,151 @@
+import ArgumentParser
+import FleetSimulation
+import Foundation
+import IoTHubProtocol
+
+extension FleetRunCommand {
+    /// `--scenario FILE`: the scenario's fleet (or this shard's part of it) in this process or in worker
+    /// processes, the service side, the live display, and the three report files.
+    func runScenario(_ path: String) async throws {
+        let scenario = try Self.loadScenario(path, durationSeconds: durationSeconds, scale: scale)
+        let ids = ScenarioRun.deviceIds(scenario)
+        var slice = 0..<ids.count
+        if let shard {
+            guard let (index, count) = FleetSlices.shard(shard) else {
+                throw ValidationError("--shard must be i/N with 0 ≤ i < N, not \(shard)")
+            }
+            slice = FleetSlices.split(slice, into: count)[index]
+        }
+        guard devicesPerWorker >= 1, devicesPerWorker <= 19_000 else {
+            throw ValidationError("--devices-per-worker must be from 1 to 19,000 (one process opens at most 20,000 files here)")
+        }
+        let processes = workers ?? FleetSlices.workers(devices: slice.count, perProcess: devicesPerWorker)
+        guard processes >= 1, slice.count / processes <= 19_000 else {
+            throw ValidationError("\(slice.count) devices over \(processes) worker(s) is over 19,000 per process; use more workers")
+        }
+        let provisioner = try hub.provisioner()
+        let keySeed: SharedAccessKey
+        if let seed {
+            guard let parsed = try? SharedAccessKey(base64: seed) else { throw ValidationError("--seed must be base64") }
+            keySeed = parsed
+        } else {
+            keySeed = .random()
+        }
+        let mine = Array(ids[slice])
+        print("fleetsim: scenario \(scenario.name) from \(path): \(ids.count) devices in \(scenario.groups.count) group(s), "
+              + "\(scenario.duration.components.seconds) s" + (shard.map { "; shard \($0): \(slice.count) devices" } ?? ""))
+        print("fleetsim: creating \(mine.count) devices through \(provisioner.endpoint)")
+        fflush(nil)
+        let keys = try await provisioner.provision(mine, seed: keySeed)
+
+        let files = FleetRunFiles(directory: output ?? "fleetsim-reports/\(scenario.name)-\(Self.fileTimestamp())")
+        let document: FleetRunDocument
+        if processes == 1 {
+            document = try await runInProcess(scenario, slice: slice, total: ids.count, keys: keys, provisioner: provisioner)
+        } else {
+            print("fleetsim: \(processes) worker processes, \(slice.count / processes)–\((slice.count + processes - 1) / processes) devices each")
+            fflush(nil)
+            let pool = WorkerPool(arguments: workerArguments(path: path, seed: keySeed), slices: FleetSlices.split(slice, into: processes),
+                                  total: ids.count, gatewayIsLoopback: (hub.gateway ?? provisioner.connectionString.hostName).hasPrefix("127.")
+                                      || hub.gateway == nil && provisioner.connectionString.hostName == "localhost",
+                                  bindGiven: bind != nil)
+            document = try await pool.run(display: quiet ? nil : LiveDisplay.standardOutput(), devices: slice.count,
+                                          directory: URL(fileURLWithPath: files.directory).appendingPathComponent("workers"))
+        }
+        try report(document, to: files)
+    }
+
+    private func runInProcess(_ scenario: Scenario, slice: Range<Int>, total: Int, keys: [String: String],
+                              provisioner: FleetProvisioner) async throws -> FleetRunDocument {
+        var transport = try NativeMQTTEngine.Configuration(connection(hostName: provisioner.connectionString.hostName))
+        transport.window = window
+        transport.connectsPerSecond = connectRate
+        let service = try ServiceClient(connectionString: provisioner.connectionString, endpoint: hub.endpoint,
+                                        caFile: hub.caFile)
+        var options = ScenarioRun.Options(transport: transport)
+        options.display = quiet ? nil : LiveDisplay.standardOutput()
+        if slice.count < total {
+            options.slice = slice
+            options.share = Double(slice.count) / Double(total)
+        }
+        do {
+            let document = try await ScenarioRun(scenario: scenario, options: options, keys: keys, service: service).run()
+            await service.shutdown()
+            return document
+        } catch {
+            await service.shutdown()
+            throw error
+        }
+    }
+
+    /// The arguments every worker shares (each adds its slice, start time and output).
+    private func workerArguments(path: String, seed: SharedAccessKey) -> [String] {
+        var arguments = ["worker", "--scenario", path, "--seed", seed.base64, "--window", String(window),
+                         "--mqtt-port", String(mqttPort), "--loops", String(loops)]
+        arguments += hub.arguments
+        if let plainMqttPort { arguments += ["--plain-mqtt-port", String(plainMqttPort)] }
+        if let connectRate { arguments += ["--connect-rate", String(connectRate)] }
+        if let durationSeconds { arguments += ["--duration-seconds", String(durationSeconds)] }
+        if let scale { arguments += ["--scale", String(scale)] }
+        if let bind { arguments += ["--bind", bind] }
+        return arguments
+    }
+
+    /// Writes the files, prints the summary, and fails when a count does not add up.
+    private func report(_ document: FleetRunDocument, to files: FleetRunFiles) throws {
+        try files.write(document)
+        print("")
+        print(FleetMarkdownReport.render(document))
+        print("fleetsim: report \(files.html) (also \(files.markdown), \(files.json))")
+        let problems = FleetRunChecks.problems(document)
+        if !problems.isEmpty {
+            print("fleetsim: the counts do not add up:")
+            for problem in problems { print("  - \(problem)") }
+            throw ExitCode(1)
+        }
+    }
+
+    /// Reads and parses a scenario, with the duration and scale overrides applied.
+    static func loadScenario(_ path: String, durationSeconds: Int?, scale: Double?) throws -> Scenario {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ValidationError("cannot read the scenario \(path): \(error.localizedDescription)")
+        }
+        var scenario: Scenario
+        do {
+            scenario = try ScenarioParser.parse(text, file: path)
+        } catch {
+            throw ValidationError(error.description)
+        }
+        if let durationSeconds { scenario.duration = .seconds(durationSeconds) }
+        if let scale {
+            guard scale > 0 else { throw ValidationError("--scale must be above 0") }
+            for index in scenario.groups.indices {
+                scenario.groups[index].count = max(1, Int((Double(scenario.groups[index].count) * scale).rounded()))
+            }
+        }
+        return scenario
+    }
+
+    /// Where and how devices connect, from the flags both kinds of run share.
+    func connection(hostName: String) -> FleetConfiguration {
+        var configuration = FleetConfiguration(hostName: hostName)
+        configuration.gatewayHostName = hub.gateway
+        configuration.mqttsPort = mqttPort
+        configuration.plainMQTTPort = plainMqttPort
+        configuration.caFile = hub.caFile
+        configuration.loops = loops
+        configuration.bindAddresses = bind.map { $0.split(separator: ",").map(String.init) } ?? []
+        return configuration
+    }
+
+    static func fileTimestamp() -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyyMMdd-HHmmss"
+        return formatter.string(from: Date())
+    }
+}
