@@ -131,6 +131,12 @@ extension FleetRunCommand {
 
     /// Where and how devices connect, from the flags both kinds of run share.
     func connection(hostName: String) -> FleetConfiguration {
+        Self.connection(hostName: hostName, hub: hub, mqttPort: mqttPort, plainMqttPort: plainMqttPort, loops: loops, bind: bind)
+    }
+
+    static func connection(hostName: String, hub: HubOptions, mqttPort: Int, plainMqttPort: Int?, loops: Int, bind: String?)
+        -> FleetConfiguration
+    {
         var configuration = FleetConfiguration(hostName: hostName)
         configuration.gatewayHostName = hub.gateway
         configuration.mqttsPort = mqttPort

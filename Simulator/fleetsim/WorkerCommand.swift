@@ -40,13 +40,8 @@ struct WorkerCommand: AsyncParsableCommand {
         for id in ids[slice] { keys[id] = seed.derivedDeviceKey(registrationId: id).base64 }
 
         let provisioner = try hub.provisioner()
-        var fleet = FleetConfiguration(hostName: provisioner.connectionString.hostName)
-        fleet.gatewayHostName = hub.gateway
-        fleet.mqttsPort = mqttPort
-        fleet.plainMQTTPort = plainMqttPort
-        fleet.caFile = hub.caFile
-        fleet.loops = loops
-        fleet.bindAddresses = bind.map { $0.split(separator: ",").map(String.init) } ?? []
+        let fleet = FleetRunCommand.connection(hostName: provisioner.connectionString.hostName, hub: hub, mqttPort: mqttPort,
+                                               plainMqttPort: plainMqttPort, loops: loops, bind: bind)
         var transport = try NativeMQTTEngine.Configuration(fleet)
         transport.window = window
         transport.connectsPerSecond = connectRate
