@@ -1,3 +1,4 @@
+import Foundation
 import IoTHubProtocol
 
 /// One operation of a bulk registry call (`POST /devices`, IoT Hub's import): what to do to one identity.
@@ -43,46 +44,61 @@ extension RegistryService {
     /// The most operations one bulk call takes (IoT Hub: 100).
     public static let maximumImportOperations = 100
 
-    /// Applies bulk operations in order; each succeeds or fails on its own.
-    /// - Returns: the failures, by the index of their operation.
+    /// Applies bulk operations in order; each succeeds or fails on its own, and the ones that succeed are stored in
+    /// one transaction (one sync for the call), committed before this returns.
+    /// - Returns: the failures, by the index of their operation, in index order.
     /// - Throws: ``HubError`` 400004 for more than ``maximumImportOperations`` operations.
-    public func apply(_ operations: [RegistryImport]) async throws -> [(index: Int, error: HubError)] {
+    public func apply(_ operations: [RegistryImport], now: Date = Date()) async throws -> [(index: Int, error: HubError)] {
         guard operations.count <= Self.maximumImportOperations else {
             throw HubError.invalid("a bulk registry call takes at most \(Self.maximumImportOperations) devices, not \(operations.count)")
         }
         var failures: [(index: Int, error: HubError)] = []
+        var changes: [(index: Int, change: RegistryChange)] = []
         for (index, operation) in operations.enumerated() {
             do {
-                try await apply(operation)
-            } catch let error as HubError {
-                failures.append((index, error))
+                changes.append((index, try change(for: operation, now: now)))
             } catch {
-                failures.append((index, HubError(.serverError, "\(error)")))
+                failures.append((index, HubError(reportedBy: error)))
             }
         }
-        return failures
+        let outcomes: [Result<RegistryChangeOutcome, HubError>]
+        do {
+            outcomes = try await store.applyRegistryChanges(changes.map(\.change))
+        } catch {
+            // Nothing of the call was committed: every change fails with the store's error.
+            outcomes = Array(repeating: .failure(HubError(reportedBy: error)), count: changes.count)
+        }
+        for ((index, _), outcome) in zip(changes, outcomes) {
+            switch outcome {
+            case .success(let done): finish(done)
+            case .failure(let error): failures.append((index, error))
+            }
+        }
+        return failures.sorted { $0.index < $1.index }
     }
 
-    private func apply(_ operation: RegistryImport) async throws {
+    /// The store change for one operation, checked as the single-identity calls check it.
+    private func change(for operation: RegistryImport, now: Date) throws -> RegistryChange {
         func request() throws -> Request {
             guard let request = operation.request else { throw HubError.invalid("'\(operation.identity)' has no device body") }
+            try validate(request.identity)
             return request
         }
         switch operation.mode {
         case .create:
-            _ = try await create(try request())
+            return .create(try Self.newRecord(try request(), now: now), twin: "{}")
         case .update:
-            do {
-                _ = try await update(try request(), condition: .any)
-            } catch let error as HubError where error.code == .deviceNotFound || error.code == .moduleNotFound {
-                _ = try await create(try request())
-            }
+            let request = try request()
+            return .createOrUpdate(request.identity, create: { (try Self.newRecord(request, now: now), "{}") },
+                                   transform: Self.replacement(request, now: now))
         case .updateIfMatchETag:
-            _ = try await update(try request(), condition: ETagCondition(ifMatch: operation.eTag))
+            let request = try request()
+            return .update(request.identity, condition: ETagCondition(ifMatch: operation.eTag),
+                           transform: Self.replacement(request, now: now))
         case .delete:
-            try await delete(operation.identity, condition: .any)
+            return .delete(operation.identity, condition: .any)
         case .deleteIfMatchETag:
-            try await delete(operation.identity, condition: ETagCondition(ifMatch: operation.eTag))
+            return .delete(operation.identity, condition: ETagCondition(ifMatch: operation.eTag))
         }
     }
 }

@@ -47,32 +47,55 @@ public struct RegistryService: Sendable {
     /// Creates an identity. Throws 409001 when it exists, 400 for invalid ids, keys or thumbprints.
     public func create(_ request: Request, now: Date = Date()) async throws -> DeviceRecord {
         try validate(request.identity)
-        let record = DeviceRecord(
-            identity: request.identity, status: request.status ?? .enabled, statusReason: request.statusReason,
-            statusUpdatedTime: now, authentication: try Self.authentication(request.authentication, previous: nil),
-            isEdgeDevice: request.isEdgeDevice, managedBy: request.managedBy)
-        let created = try await store.createDevice(record, twin: "{}")
-        logger.info("identity created", metadata: ["identity": "\(created.identity)"])
+        let created = try await store.createDevice(try Self.newRecord(request, now: now), twin: "{}")
+        finish(.created(created))
         return created
     }
 
     /// Replaces an identity's settings (PUT with `If-Match`). Keys left empty keep their current value.
     public func update(_ request: Request, condition: ETagCondition, now: Date = Date()) async throws -> DeviceRecord {
         try validate(request.identity)
-        let updated = try await store.updateDevice(request.identity, condition: condition) { record in
+        let updated = try await store.updateDevice(request.identity, condition: condition,
+                                                   Self.replacement(request, now: now))
+        finish(.updated(updated))
+        return updated
+    }
+
+    /// The record a create stores for `request`. - Throws: 400004 for keys or thumbprints that do not parse.
+    static func newRecord(_ request: Request, now: Date) throws -> DeviceRecord {
+        DeviceRecord(
+            identity: request.identity, status: request.status ?? .enabled, statusReason: request.statusReason,
+            statusUpdatedTime: now, authentication: try authentication(request.authentication, previous: nil),
+            isEdgeDevice: request.isEdgeDevice, managedBy: request.managedBy)
+    }
+
+    /// How an update applies `request` to the stored record (keys left empty keep their value).
+    static func replacement(_ request: Request, now: Date) -> @Sendable (inout DeviceRecord) throws -> Void {
+        { record in
             let newStatus = request.status ?? record.status
             if newStatus != record.status { record.statusUpdatedTime = now }
             record.status = newStatus
             record.statusReason = request.statusReason
-            record.authentication = try Self.authentication(request.authentication, previous: record.authentication)
+            record.authentication = try authentication(request.authentication, previous: record.authentication)
             record.isEdgeDevice = request.isEdgeDevice
             if let managedBy = request.managedBy { record.managedBy = managedBy }
         }
-        if updated.status == .disabled {
-            // Modules follow their device: disabling a device ends its modules' sessions too.
-            for session in sessions(of: updated.identity) { session.end(.disabled) }
+    }
+
+    /// What follows a stored change: a log line, and the end of the sessions a disabled or deleted identity had.
+    func finish(_ outcome: RegistryChangeOutcome) {
+        switch outcome {
+        case .created(let record):
+            logger.info("identity created", metadata: ["identity": "\(record.identity)"])
+        case .updated(let record):
+            if record.status == .disabled {
+                // Modules follow their device: disabling a device ends its modules' sessions too.
+                for session in sessions(of: record.identity) { session.end(.disabled) }
+            }
+        case .deleted(let record):
+            for session in sessions(of: record.identity) { session.end(.deleted) }
+            logger.info("identity deleted", metadata: ["identity": "\(record.identity)"])
         }
-        return updated
     }
 
     /// Creates the identity, or updates it when it exists (IoT Hub's PUT without `If-Match` only creates).
@@ -90,9 +113,7 @@ public struct RegistryService: Sendable {
 
     /// Deletes an identity (a device takes its modules with it) and disconnects them.
     public func delete(_ identity: DeviceIdentity, condition: ETagCondition) async throws {
-        let deleted = try await store.deleteDevice(identity, condition: condition)
-        for session in sessions(of: identity) { session.end(.deleted) }
-        logger.info("identity deleted", metadata: ["identity": "\(deleted.identity)"])
+        finish(.deleted(try await store.deleteDevice(identity, condition: condition)))
     }
 
     /// Lists devices in id order.
@@ -106,7 +127,7 @@ public struct RegistryService: Sendable {
             : [presence.session(for: identity)].compactMap { $0 }
     }
 
-    private func validate(_ identity: DeviceIdentity) throws {
+    func validate(_ identity: DeviceIdentity) throws {
         do { try identity.validate() } catch { throw HubError(.argumentInvalid, error.description) }
     }
 

@@ -84,6 +84,10 @@ public protocol HubStore: Sendable {
     func modules(of deviceId: String) async throws -> [DeviceRecord]
     /// Counts of devices (not modules): total, enabled, disabled.
     func deviceCounts() async throws -> (total: Int, enabled: Int, disabled: Int)
+    /// Applies a bulk registry call's changes in order, each atomically on its own: a change that fails leaves
+    /// no trace and its error takes its place in the result; the others commit together, before this returns.
+    /// - Throws: when nothing could be committed (then none of the changes happened).
+    func applyRegistryChanges(_ changes: [RegistryChange]) async throws -> [Result<RegistryChangeOutcome, HubError>]
 
     // MARK: Twins
     /// The stored twin document of a device or module.

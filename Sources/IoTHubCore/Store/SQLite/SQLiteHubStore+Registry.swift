@@ -69,34 +69,56 @@ extension SQLiteHubStore {
         try await executor.read { db in try Self.loadDevice(db, identity) }
     }
 
-    public func createDevice(_ record: DeviceRecord, twin: String) async throws -> DeviceRecord {
-        try await executor.write { db in
-            if let deviceId = record.identity.moduleId.map({ _ in record.identity.deviceId }),
-               try Self.loadDevice(db, DeviceIdentity(deviceId: deviceId)) == nil {
-                throw HubError.deviceNotFound(DeviceIdentity(deviceId: deviceId))
-            }
-            guard try Self.loadDevice(db, record.identity) == nil else {
-                throw record.identity.moduleId == nil
-                    ? HubError(.deviceAlreadyExists, "device '\(record.identity.deviceId)' already exists; update it with If-Match instead")
-                    : HubError(.moduleAlreadyExistsOnDevice, "module '\(record.identity.clientId)' already exists")
-            }
-            try db.query("INSERT INTO devices (\(Self.deviceColumns), twin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                         Self.values(of: record) + [.text(twin)])
-            return record
+    /// Inserts a new identity (a module's device must exist). - Throws: 409001/409301, 404001.
+    static func insertDevice(_ db: SQLiteConnection, _ record: DeviceRecord, twin: String) throws -> DeviceRecord {
+        if let deviceId = record.identity.moduleId.map({ _ in record.identity.deviceId }),
+           try loadDevice(db, DeviceIdentity(deviceId: deviceId)) == nil {
+            throw HubError.deviceNotFound(DeviceIdentity(deviceId: deviceId))
         }
+        guard try loadDevice(db, record.identity) == nil else {
+            throw record.identity.moduleId == nil
+                ? HubError(.deviceAlreadyExists, "device '\(record.identity.deviceId)' already exists; update it with If-Match instead")
+                : HubError(.moduleAlreadyExistsOnDevice, "module '\(record.identity.clientId)' already exists")
+        }
+        try db.query("INSERT INTO devices (\(deviceColumns), twin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     values(of: record) + [.text(twin)])
+        return record
+    }
+
+    /// Transforms an existing identity and increases its version. - Throws: 404001/404010, 412002.
+    static func changeDevice(_ db: SQLiteConnection, _ identity: DeviceIdentity, condition: ETagCondition,
+                             _ transform: (inout DeviceRecord) throws -> Void) throws -> DeviceRecord {
+        guard var record = try loadDevice(db, identity) else { throw HubError.deviceNotFound(identity) }
+        try condition.check(record.etag)
+        try transform(&record)
+        record.identity = identity
+        record.version += 1
+        try saveDevice(db, record)
+        return record
+    }
+
+    /// Deletes an identity (a device with its modules) and its queued messages. - Throws: 404001/404010, 412002.
+    static func removeDevice(_ db: SQLiteConnection, _ identity: DeviceIdentity,
+                             condition: ETagCondition) throws -> DeviceRecord {
+        guard let record = try loadDevice(db, identity) else { throw HubError.deviceNotFound(identity) }
+        try condition.check(record.etag)
+        if identity.moduleId == nil {
+            try db.query("DELETE FROM devices WHERE device_id = ?", [.text(identity.deviceId)])
+            try db.query("DELETE FROM c2d WHERE device_id = ?", [.text(identity.deviceId)])
+        } else {
+            try db.query("DELETE FROM devices WHERE device_id = ? AND module_id = ?", key(identity))
+            try db.query("DELETE FROM c2d WHERE device_id = ? AND module_id = ?", key(identity))
+        }
+        return record
+    }
+
+    public func createDevice(_ record: DeviceRecord, twin: String) async throws -> DeviceRecord {
+        try await executor.write { db in try Self.insertDevice(db, record, twin: twin) }
     }
 
     public func updateDevice(_ identity: DeviceIdentity, condition: ETagCondition,
                              _ transform: @escaping @Sendable (inout DeviceRecord) throws -> Void) async throws -> DeviceRecord {
-        try await executor.write { db in
-            guard var record = try Self.loadDevice(db, identity) else { throw HubError.deviceNotFound(identity) }
-            try condition.check(record.etag)
-            try transform(&record)
-            record.identity = identity
-            record.version += 1
-            try Self.saveDevice(db, record)
-            return record
-        }
+        try await executor.write { db in try Self.changeDevice(db, identity, condition: condition, transform) }
     }
 
     public func recordConnection(_ identity: DeviceIdentity, state: ConnectionState, at time: Date) async throws {
@@ -109,18 +131,7 @@ extension SQLiteHubStore {
     }
 
     public func deleteDevice(_ identity: DeviceIdentity, condition: ETagCondition) async throws -> DeviceRecord {
-        try await executor.write { db in
-            guard let record = try Self.loadDevice(db, identity) else { throw HubError.deviceNotFound(identity) }
-            try condition.check(record.etag)
-            if identity.moduleId == nil {
-                try db.query("DELETE FROM devices WHERE device_id = ?", [.text(identity.deviceId)])
-                try db.query("DELETE FROM c2d WHERE device_id = ?", [.text(identity.deviceId)])
-            } else {
-                try db.query("DELETE FROM devices WHERE device_id = ? AND module_id = ?", Self.key(identity))
-                try db.query("DELETE FROM c2d WHERE device_id = ? AND module_id = ?", Self.key(identity))
-            }
-            return record
-        }
+        try await executor.write { db in try Self.removeDevice(db, identity, condition: condition) }
     }
 
     public func devices(after deviceId: String?, limit: Int) async throws -> [DeviceRecord] {
