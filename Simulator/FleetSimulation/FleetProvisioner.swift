@@ -1,19 +1,41 @@
-import AsyncHTTPClient
 import Foundation
 import IoTHubProtocol
-import NIOCore
-import NIOSSL
+import Logging
 
-/// Creates (or updates) the fleet's devices in the hub's identity registry through the service REST API, 100 per
-/// bulk call, with keys it chooses, so the simulator knows every device's key without reading it back.
+/// Creates (or updates) the fleet's devices in the hub's identity registry through the service REST API, with
+/// bulk calls (`POST /devices`, 100 devices each) several at a time, paced and retried
+/// (see ``ProvisioningOptions``).
+///
+/// Every device gets SAS keys it does not have to read back: its primary and secondary key are both
+/// `base64(HMAC-SHA256(seed, deviceId))`, the Device Provisioning Service's group-enrollment derivation
+/// (``SharedAccessKey/derivedDeviceKey(registrationId:)``). The import mode is `createOrUpdate`, so provisioning
+/// again with the same seed changes nothing a device relies on, and a device provisioned once can connect later
+/// with ``derivedKeys(for:seed:)`` without the registry being called.
+///
+/// ```swift
+/// var options = ProvisioningOptions()
+/// options.concurrency = 16
+/// let provisioner = try FleetProvisioner(connectionString: owner, endpoint: "http://127.0.0.1:8080", caFile: nil,
+///                                        options: options)
+/// let seed = SharedAccessKey.random()
+/// let summary = await provisioner.run((0..<100_000).map { "sim-\($0)" }, seed: seed) { print($0.text) }
+/// print(summary.text)
+/// ```
 public struct FleetProvisioner: Sendable {
     /// A shared access policy connection string with RegistryWrite (`iothubowner` or `registryReadWrite`).
     public let connectionString: ConnectionString
     /// The REST endpoint, `https://{HostName}` unless given (`http://127.0.0.1:PORT` for a plain HTTP port).
     public let endpoint: String
     public let caFile: String?
+    /// Concurrency, pacing, retries and the seed.
+    public var options: ProvisioningOptions
+    /// Where retries and stops are logged.
+    public var logger = Logger(label: "fleetsim.provision")
 
-    public init(connectionString: String, endpoint: String?, caFile: String?) throws(FleetError) {
+    /// - Throws: ``FleetError/invalidConfiguration(_:)`` for a connection string that is not a policy's, an
+    ///   endpoint that is not `http://` or `https://`, or options out of range.
+    public init(connectionString: String, endpoint: String?, caFile: String?,
+                options: ProvisioningOptions = ProvisioningOptions()) throws(FleetError) {
         do {
             self.connectionString = try ConnectionString(parsing: connectionString)
         } catch {
@@ -24,75 +46,48 @@ public struct FleetProvisioner: Sendable {
                                         + "(HostName=…;SharedAccessKeyName=iothubowner;SharedAccessKey=…)")
         }
         self.endpoint = endpoint ?? "https://\(self.connectionString.hostName)"
+        guard self.endpoint.hasPrefix("http://") || self.endpoint.hasPrefix("https://") else {
+            throw .invalidConfiguration("the endpoint '\(self.endpoint)' must start with http:// or https://")
+        }
         self.caFile = caFile
+        try options.validate()
+        self.options = options
     }
 
-    /// Creates or updates `deviceIds` with SAS keys derived from `seed`; returns each device's primary key.
-    public func provision(_ deviceIds: [String], seed: SharedAccessKey = .random()) async throws -> [String: String] {
-        var tls = TLSConfiguration.makeClientConfiguration()
-        if let caFile { tls.trustRoots = .file(caFile) }
-        tls.minimumTLSVersion = .tlsv12
-        let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: HTTPClient.Configuration(tlsConfiguration: tls))
-        do {
-            let keys = try await provision(deviceIds, seed: seed, http: http)
-            try? await http.shutdown()
-            return keys
-        } catch {
-            try? await http.shutdown()
-            throw error
+    /// Creates or updates `deviceIds` with SAS keys derived from `seed` (else ``ProvisioningOptions/seed``, else a
+    /// new random one); returns each device's primary key.
+    /// - Throws: ``FleetError`` when the registry refused a call or a device, or the hub stayed unavailable.
+    public func provision(_ deviceIds: [String], seed: SharedAccessKey? = nil) async throws -> [String: String] {
+        let seed = seed ?? options.seed ?? .random()
+        let summary = await run(deviceIds, seed: seed)
+        if let stopReason = summary.stopReason { throw stopReason }
+        if summary.failed > 0 {
+            let first = summary.failures.first.map { "\($0.deviceId): \($0.errorCode): \($0.message)" } ?? "?"
+            throw FleetError.devicesNotProvisioned(failed: summary.failed, of: summary.requested, firstError: first)
         }
+        return Self.derivedKeys(for: deviceIds, seed: seed)
     }
 
-    private func provision(_ deviceIds: [String], seed: SharedAccessKey, http: HTTPClient) async throws -> [String: String] {
+    /// Provisions `deviceIds` with keys derived from `seed` and reports what happened, failures included.
+    /// - Parameter progress: called about every ``ProvisioningOptions/progressInterval`` while the run lasts.
+    public func run(_ deviceIds: [String], seed: SharedAccessKey,
+                    progress: (@Sendable (ProvisioningProgress) -> Void)? = nil) async -> ProvisioningSummary {
+        let transport = HTTPBulkRegistryTransport(endpoint: endpoint, connectionString: connectionString,
+                                                  caFile: caFile, connections: options.concurrency,
+                                                  timeout: options.requestTimeout)
+        let run = ProvisioningRun(options: options, transport: transport, clock: SystemProvisioningClock(),
+                                  logger: logger)
+        let summary = await run.run(deviceIds, seed: seed, progress: progress)
+        await transport.shutdown()
+        if let stopReason = summary.stopReason { logger.error("provisioning stopped: \(stopReason)") }
+        return summary
+    }
+
+    /// The primary keys provisioning with `seed` gives `deviceIds`, without calling the registry.
+    public static func derivedKeys(for deviceIds: [String], seed: SharedAccessKey) -> [String: String] {
         var keys: [String: String] = [:]
-        for start in stride(from: 0, to: deviceIds.count, by: 100) {
-            let batch = deviceIds[start..<min(start + 100, deviceIds.count)]
-            var operations: [JSONValue] = []
-            for deviceId in batch {
-                let key = seed.derivedDeviceKey(registrationId: deviceId).base64
-                keys[deviceId] = key
-                operations.append([
-                    "id": .string(deviceId), "importMode": "createOrUpdate", "status": "enabled",
-                    "authentication": ["type": "sas", "symmetricKey": ["primaryKey": .string(key), "secondaryKey": .string(key)]],
-                ])
-            }
-            var request = HTTPClientRequest(url: endpoint + "/devices?api-version=2021-04-12")
-            request.method = .POST
-            request.headers.add(name: "Authorization", value: try token())
-            request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(JSONValue.array(operations).serializedBytes())
-            let response = try await http.execute(request, timeout: .seconds(60))
-            let body = Array(buffer: try await response.body.collect(upTo: 4 << 20))
-            guard (200..<300).contains(Int(response.status.code)) else {
-                throw FleetError.provisioningFailed(status: Int(response.status.code), body: String(decoding: body, as: UTF8.self))
-            }
-            if let result = try? JSONValue(parsing: body), result["isSuccessful"]?.boolValue == false {
-                throw FleetError.provisioningFailed(status: Int(response.status.code), body: String(decoding: body, as: UTF8.self))
-            }
-        }
+        keys.reserveCapacity(deviceIds.count)
+        for deviceId in deviceIds { keys[deviceId] = seed.derivedDeviceKey(registrationId: deviceId).base64 }
         return keys
-    }
-
-    private func token() throws -> String {
-        guard let keyName = connectionString.sharedAccessKeyName, let key = connectionString.sharedAccessKey else {
-            throw FleetError.invalidConfiguration("the service connection string has no policy key")
-        }
-        return SASToken.generate(resourceURI: connectionString.hostName, key: try SharedAccessKey(base64: key),
-                                 expiry: UInt64(Date().timeIntervalSince1970) + 3600, keyName: keyName,
-                                 style: .serviceSDK).description
-    }
-}
-
-/// Why a fleet run could not start or finish.
-public enum FleetError: Error, Sendable, CustomStringConvertible {
-    case invalidConfiguration(String)
-    case provisioningFailed(status: Int, body: String)
-
-    public var description: String {
-        switch self {
-        case .invalidConfiguration(let reason): "invalid fleet configuration: \(reason)"
-        case .provisioningFailed(let status, let body):
-            "creating the fleet's devices failed with HTTP \(status): \(body.prefix(500))"
-        }
     }
 }

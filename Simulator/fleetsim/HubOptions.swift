@@ -26,12 +26,14 @@ struct HubOptions: ParsableArguments {
         return arguments
     }
 
-    /// The provisioner for `--connection-string` (or `$IOTHUB_CONNECTION_STRING`).
-    func provisioner() throws -> FleetProvisioner {
+    /// The provisioner for `--connection-string` (or `$IOTHUB_CONNECTION_STRING`), with `options` (concurrency,
+    /// pacing, retries, seed).
+    func provisioner(_ options: ProvisioningOptions = ProvisioningOptions()) throws -> FleetProvisioner {
         guard let serviceConnectionString = connectionString ?? ProcessInfo.processInfo.environment["IOTHUB_CONNECTION_STRING"]
         else {
             throw ValidationError("pass --connection-string or set IOTHUB_CONNECTION_STRING (a policy with RegistryWrite)")
         }
-        return try FleetProvisioner(connectionString: serviceConnectionString, endpoint: endpoint, caFile: caFile)
+        return try FleetProvisioner(connectionString: serviceConnectionString, endpoint: endpoint, caFile: caFile,
+                                    options: options)
     }
 }

@@ -60,11 +60,54 @@ struct FleetSimulationTests {
         await hub.stop()
     }
 
+    @Test func provisioningIsConcurrentIdempotentAndKeepsDevices() async throws {
+        let hub = try await LocalHub.start()
+        defer { hub.removeData() }
+        var options = ProvisioningOptions()
+        options.concurrency = 8
+        options.seed = SharedAccessKey.random()
+        let provisioner = try Self.provisioner(hub, options: options)
+        let ids = (0..<2_000).map { "bulk-\($0)" }
+        let first = await provisioner.run(ids, seed: try #require(options.seed))
+        #expect(first.isComplete, "\(first.text)")
+        #expect(first.provisioned == 2_000 && first.failed == 0 && first.requests == 20)
+        let before = try await Self.registry(hub)
+        #expect(before.count == 2_000)
+
+        // Again, with the same seed (the options'): nothing fails, the keys are the same, the devices the same ones.
+        let keys = try await provisioner.provision(ids)
+        #expect(keys == FleetProvisioner.derivedKeys(for: ids, seed: try #require(options.seed)))
+        let after = try await Self.registry(hub)
+        #expect(after.count == 2_000)
+        #expect(after.mapValues(\.key) == keys)
+        #expect(after.mapValues(\.generationId) == before.mapValues(\.generationId))
+        #expect(after.values.allSatisfy { $0.version == 2 })   // updated once, not re-created
+        let counts = try await hub.services.store.deviceCounts()
+        #expect(counts.total == 2_000 && counts.enabled == 2_000)
+        await hub.stop()
+    }
+
+    /// Every device in the registry: its primary key, generation and version.
+    static func registry(_ hub: LocalHub) async throws -> [String: (key: String, generationId: String, version: Int64)] {
+        var devices: [String: (key: String, generationId: String, version: Int64)] = [:]
+        var last: String?
+        while true {
+            let page = try await hub.services.registry.list(after: last, limit: 1000)
+            for record in page {
+                guard case .sas(let primary, _) = record.authentication else { continue }
+                devices[record.identity.deviceId] = (primary.base64, record.generationId, record.version)
+            }
+            guard let next = page.last?.identity.deviceId, page.count == 1000 else { return devices }
+            last = next
+        }
+    }
+
     /// A provisioner for the hub's REST API over HTTPS, signing with `policy`.
-    static func provisioner(_ hub: LocalHub, policy: String = "iothubowner") throws -> FleetProvisioner {
+    static func provisioner(_ hub: LocalHub, policy: String = "iothubowner",
+                            options: ProvisioningOptions = ProvisioningOptions()) throws -> FleetProvisioner {
         let match = try #require(hub.server.data.policies.first { $0.name == policy })
         return try FleetProvisioner(connectionString: match.connectionString(hostName: "localhost").description,
-                                    endpoint: "https://localhost:\(hub.httpsPort)", caFile: hub.caPath)
+                                    endpoint: "https://localhost:\(hub.httpsPort)", caFile: hub.caPath, options: options)
     }
 
     /// A fleet over the hub's plain MQTT port.
