@@ -20,6 +20,9 @@ package final class HTTPBulkRegistryTransport: BulkRegistryTransport {
         tls.minimumTLSVersion = .tlsv12
         var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
         configuration.httpVersion = .http1Only
+        // AsyncHTTPClient keeps trying to connect for a waiting request until this passes: a refused connection
+        // is an attempt of the retry policy after 5 s, not the default 10.
+        configuration.timeout.connect = .seconds(5)
         configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(1, connections)
         http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         url = endpoint + "/devices?api-version=2021-04-12"

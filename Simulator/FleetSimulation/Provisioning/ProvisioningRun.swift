@@ -86,8 +86,10 @@ package struct ProvisioningRun: Sendable {
             }
             tally.countRetry(cause)
             let delay = options.retry.delay(beforeRetry: attempt, retryAfter: retryAfter)
-            logger.debug("bulk call retried", metadata: [
-                "attempt": "\(attempt)", "cause": "\(cause)", "delay": "\(delay)", "first": "\(ids.first ?? "")",
+            // Quiet for the odd throttled call; visible once a call keeps failing (a hub down or far over its limit).
+            logger.log(level: attempt >= 3 ? .warning : .debug, "bulk call failed; retrying", metadata: [
+                "attempt": "\(attempt)", "cause": "\(cause)", "failure": "\(failure.prefix(200))",
+                "delay": "\(delay)", "first": "\(ids.first ?? "")",
             ])
             do { try await clock.sleep(for: delay) } catch { return .stop(.cancelled) }
             attempt += 1
