@@ -12,19 +12,25 @@
 #                    figures above                                            -> bench-results/proton-link-floor.json
 #   sdk-footprint    sample-telemetry built with --static-swift-stdlib: size, run-time libraries, Foundation/ICU
 #                    inside or not, RSS and threads once connected          -> bench-results/sdk-footprint.json
+#   provision        fleetsim provision: PROVISION_DEVICES (100000) devices created in bulk calls of 100 with
+#                    PROVISION_CONCURRENCY (8) in flight over the plain HTTP port: devices/s, retries by status
+#                                                                             -> bench-results/provision.json
 #
 # Knobs (environment): AMQP_DEVICES (20000), AMQP_WARMUP (2000), AMQP_TLS=1 (AMQP over TLS instead of the plain
 # port), FOOTPRINT_BASELINE=REV (also build sample-telemetry at git revision REV, e.g. one from before Foundation
-# left the SDK, and measure it beside the current one), BENCH=amqp-multiplex,native-mqtt-idle,proton-floor,sdk-footprint (which to run),
-# MQTT_IDLE_DEVICES (15000; one process holds up to 19,000).
+# left the SDK, and measure it beside the current one), BENCH=amqp-multiplex,native-mqtt-idle,proton-floor,sdk-footprint,provision
+# (which to run), MQTT_IDLE_DEVICES (15000; one process holds up to 19,000), PROVISION_DEVICES (100000),
+# PROVISION_CONCURRENCY (8).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=/opt/swift/usr/bin:$PATH
 
 AMQP_DEVICES=${AMQP_DEVICES:-20000}
 AMQP_WARMUP=${AMQP_WARMUP:-2000}
-BENCH=${BENCH:-amqp-multiplex,native-mqtt-idle,proton-floor,sdk-footprint}
+BENCH=${BENCH:-amqp-multiplex,native-mqtt-idle,proton-floor,sdk-footprint,provision}
 MQTT_IDLE_DEVICES=${MQTT_IDLE_DEVICES:-15000}
+PROVISION_DEVICES=${PROVISION_DEVICES:-100000}
+PROVISION_CONCURRENCY=${PROVISION_CONCURRENCY:-8}
 wants() { [[ ",$BENCH," == *",$1,"* ]]; }
 
 bash scripts/install-deps.sh
@@ -127,5 +133,13 @@ if wants sdk-footprint; then
     python3 scripts/sdk_footprint.py "${footprint_binaries[@]}" --connection-string "$device" \
         --ca-file "$data/tls/ca.pem" --mqtt-port "$mqtts_port" --amqp-port "$amqps_port" \
         --json bench-results/sdk-footprint.json || status=$?
+fi
+
+# Last: it leaves PROVISION_DEVICES more devices in the hub's registry.
+if wants provision; then
+    echo "bench: fleetsim provision, $PROVISION_DEVICES devices, $PROVISION_CONCURRENCY bulk calls in flight"
+    "$bin/fleetsim" provision --connection-string "$owner" --endpoint "http://127.0.0.1:$http_port" \
+        --devices "$PROVISION_DEVICES" --prefix provision- --concurrency "$PROVISION_CONCURRENCY" --progress-seconds 5 \
+        --json bench-results/provision.json || status=$?
 fi
 exit "$status"
