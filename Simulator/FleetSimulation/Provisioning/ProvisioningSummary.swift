@@ -5,8 +5,11 @@ import IoTHubProtocol
 public struct ProvisioningSummary: Sendable {
     /// One device the registry refused, with IoT Hub's error code name and message.
     public struct Failure: Sendable, Hashable {
+        /// The refused device.
         public var deviceId: String
+        /// IoT Hub's error code name, e.g. `DeviceAlreadyExists`.
         public var errorCode: String
+        /// The registry's message (`errorStatus`), which says what to do.
         public var message: String
 
         public init(deviceId: String, errorCode: String, message: String) {
@@ -36,6 +39,7 @@ public struct ProvisioningSummary: Sendable {
     /// Failures kept in ``failures``.
     public static let maximumFailuresKept = 20
 
+    /// An empty summary of a run asking for `requested` devices.
     public init(requested: Int) {
         self.requested = requested
     }

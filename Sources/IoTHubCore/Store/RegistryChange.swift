@@ -25,8 +25,11 @@ public enum RegistryChange: Sendable {
 
 /// What a ``RegistryChange`` did, with the identity as stored afterwards (as it was, for a delete).
 public enum RegistryChangeOutcome: Sendable {
+    /// A new identity, as stored.
     case created(DeviceRecord)
+    /// An existing identity after the change (its version increased by one).
     case updated(DeviceRecord)
+    /// The identity as it was before it was deleted.
     case deleted(DeviceRecord)
 }
 
