@@ -72,7 +72,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], path: "Simulator/FleetSimulation"),
         .executableTarget(name: "fleetsim", dependencies: [
-            "FleetSimulation", "IoTHubProtocol",
+            "FleetSimulation", "IoTHubProtocol", "IoTHubDevice",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], path: "Simulator/fleetsim"),

@@ -23,9 +23,9 @@ swift build -c "$CONFIG" --product iothub
 swift build -c "$CONFIG" --product fleetsim
 bin=$(swift build -c "$CONFIG" --show-bin-path)
 
-# Four free loopback ports: HTTPS, MQTT over TLS, plain MQTT, plain HTTP.
+# Five free loopback ports: HTTPS, MQTT over TLS, plain MQTT, plain HTTP, plain AMQP.
 source scripts/lib/hub.sh
-read -r https_port mqtts_port mqtt_port http_port < <(free_ports 4)
+read -r https_port mqtts_port mqtt_port http_port amqp_port < <(free_ports 5)
 
 data=$(mktemp -d /tmp/iothub-main-job.XXXXXX)
 hub_pid=""
@@ -37,9 +37,10 @@ trap cleanup EXIT
 
 echo "main job: starting the hub (SQLite store in $data)"
 "$bin/iothub" serve --data-dir "$data" --hostname localhost --https-port "$https_port" --mqtts-port "$mqtts_port" \
-    --plain-mqtt-port "$mqtt_port" --plain-http-port "$http_port" --amqps-port 0 > "$data/hub.log" 2>&1 &
+    --plain-mqtt-port "$mqtt_port" --plain-http-port "$http_port" --amqps-port 0 --plain-amqp-port "$amqp_port" \
+    > "$data/hub.log" 2>&1 &
 hub_pid=$!
-wait_for_hub "$hub_pid" "$data/hub.log" "$mqtt_port" "$http_port"
+wait_for_hub "$hub_pid" "$data/hub.log" "$mqtt_port" "$http_port" "$amqp_port"
 
 owner=$("$bin/iothub" connection-string --data-dir "$data")
 mkdir -p bench-results
@@ -47,7 +48,7 @@ status=0
 duration_flag=()
 [ -n "${DURATION:-}" ] && duration_flag=(--duration-seconds "$DURATION")
 "$bin/fleetsim" run --connection-string "$owner" --endpoint "http://127.0.0.1:$http_port" --gateway 127.0.0.1 \
-    --plain-mqtt-port "$mqtt_port" --loops "$LOOPS" --scenario "$SCENARIO" --scale "$SCALE" \
+    --plain-mqtt-port "$mqtt_port" --plain-amqp-port "$amqp_port" --loops "$LOOPS" --scenario "$SCENARIO" --scale "$SCALE" \
     --output "$REPORT_DIR" "${duration_flag[@]}" || status=$?
 
 stored=$(curl -s "http://127.0.0.1:$http_port/metrics" | awk '/^iothub_messages_in_total/ {sum += $NF} END {print sum + 0}')

@@ -1,6 +1,7 @@
 import ArgumentParser
 import FleetSimulation
 import Foundation
+import IoTHubDevice
 import IoTHubProtocol
 
 extension FleetRunCommand {
@@ -63,6 +64,8 @@ extension FleetRunCommand {
         let service = try ServiceClient(connectionString: provisioner.connectionString, endpoint: hub.endpoint,
                                         caFile: hub.caFile)
         var options = ScenarioRun.Options(transport: transport)
+        options.amqpTransport = try Self.amqpTransport(scenario, transport, amqpPort: amqpPort, plainAmqpPort: plainAmqpPort,
+                                                       caFile: hub.caFile)
         options.display = quiet ? nil : LiveDisplay.standardOutput()
         if slice.count < total {
             options.slice = slice
@@ -84,6 +87,8 @@ extension FleetRunCommand {
                          "--mqtt-port", String(mqttPort), "--loops", String(loops)]
         arguments += hub.arguments
         if let plainMqttPort { arguments += ["--plain-mqtt-port", String(plainMqttPort)] }
+        arguments += ["--amqp-port", String(amqpPort)]
+        if let plainAmqpPort { arguments += ["--plain-amqp-port", String(plainAmqpPort)] }
         if let connectRate { arguments += ["--connect-rate", String(connectRate)] }
         if let durationSeconds { arguments += ["--duration-seconds", String(durationSeconds)] }
         if let scale { arguments += ["--scale", String(scale)] }
@@ -127,6 +132,17 @@ extension FleetRunCommand {
             }
         }
         return scenario
+    }
+
+    /// The native AMQP engine's settings when the scenario has native-amqp groups: the MQTT settings with the AMQP
+    /// port, over TLS unless a plain port is given.
+    static func amqpTransport(_ scenario: Scenario, _ transport: NativeMQTTEngine.Configuration, amqpPort: Int,
+                              plainAmqpPort: Int?, caFile: String?) throws -> NativeMQTTEngine.Configuration? {
+        guard scenario.groups.contains(where: { $0.engine == .nativeAMQP }) else { return nil }
+        var amqp = transport
+        amqp.port = plainAmqpPort ?? amqpPort
+        amqp.tls = plainAmqpPort == nil ? try DeviceTLSContext.shared(trust: caFile.map { .caFile($0) } ?? .system) : nil
+        return amqp
     }
 
     /// Where and how devices connect, from the flags both kinds of run share.

@@ -34,6 +34,12 @@ struct FleetRunCommand: AsyncParsableCommand {
     @Option(help: "Use this plain MQTT port instead of TLS (the companion hub's --plain-mqtt-port).")
     var plainMqttPort: Int?
 
+    @Option(help: "With --scenario: AMQP over TLS port for native-amqp groups.")
+    var amqpPort: Int = 5671
+
+    @Option(help: "With --scenario: use this plain AMQP port for native-amqp groups instead of TLS (the companion hub's --plain-amqp-port).")
+    var plainAmqpPort: Int?
+
     @Option(help: "Simulated devices.")
     var devices: Int = 100
 

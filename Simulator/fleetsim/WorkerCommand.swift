@@ -22,6 +22,8 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option var window: Int = 10
     @Option var mqttPort: Int = 8883
     @Option var plainMqttPort: Int?
+    @Option var amqpPort: Int = 5671
+    @Option var plainAmqpPort: Int?
     @Option var loops: Int = 1
     @Option var connectRate: Double?
     @Option var durationSeconds: Int?
@@ -46,6 +48,8 @@ struct WorkerCommand: AsyncParsableCommand {
         transport.window = window
         transport.connectsPerSecond = connectRate
         var options = ScenarioRun.Options(transport: transport)
+        options.amqpTransport = try FleetRunCommand.amqpTransport(scenario, transport, amqpPort: amqpPort,
+                                                                  plainAmqpPort: plainAmqpPort, caFile: hub.caFile)
         options.slice = slice
         options.share = Double(slice.count) / Double(ids.count)
         let behind = Date().timeIntervalSince1970 * 1000 - Double(startedUnixMs)

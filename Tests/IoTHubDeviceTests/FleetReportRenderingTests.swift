@@ -42,8 +42,9 @@ struct FleetReportRenderingTests {
             #expect(!html.contains(external), "\(external) would fetch or run something")
         }
         #expect(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"))
-        // Connections, throughput, errors, and one distribution per operation.
-        #expect(html.components(separatedBy: "<svg").count - 1 == 5)
+        // Connections, throughput, p50 and p99 over time, errors, and one distribution per operation.
+        #expect(html.components(separatedBy: "<svg").count - 1 == 7)
+        #expect(html.contains("p50 per second") && html.contains("p99 per second"))
         #expect(html.contains("d2c-ack: latency distribution") && html.contains("method: latency distribution"))
         #expect(html.contains("<td>d2c-ack</td><td>2000</td>"))
     }

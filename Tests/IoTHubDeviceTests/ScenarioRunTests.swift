@@ -2,6 +2,7 @@ import FleetSimulation
 import Foundation
 import IoTHubDevice
 import IoTHubProtocol
+import IoTHubTestSupport
 import Testing
 @testable import IoTHubServer
 
@@ -56,7 +57,57 @@ struct ScenarioRunTests {
             size: 64
         """
 
+    /// The same scenario with the trackers on native AMQP (shared connections, one CBS token each), settling C2D
+    /// by a mix of complete, reject and abandon, and with tokens short enough to be renewed in band during the run.
+    @Test func everyCountAddsUpWithANativeAMQPGroup() async throws {
+        // A hub, a fleet and the service side load the machine: not beside timing-sensitive tests.
+        let lock = try await HeavyTestLock.acquire()
+        defer { lock.release() }
+        let hub = try await LocalHub.start()
+        defer { hub.removeData() }
+        let yaml = Self.yaml
+            .replacingOccurrences(of: "    ids: \"scenario-tracker-{index}\"\n", with: "    ids: \"scenario-amqp-{index}\"\n    engine: native-amqp\n")
+            .replacingOccurrences(of: "c2d: {complete: 100%}", with: "c2d: {complete: 80%, reject: 10%, abandon: 10%}")
+        let scenario = try ScenarioParser.parse(yaml)
+        #expect(scenario.groups[1].engine == .nativeAMQP)
+        let provisioner = try FleetSimulationTests.provisioner(hub)
+        let keys = try await provisioner.provision(ScenarioRun.deviceIds(scenario))
+        var transport = NativeMQTTEngine.Configuration(hostName: "localhost")
+        transport.gatewayHostName = "127.0.0.1"
+        transport.port = hub.mqttPort
+        transport.loops = 2
+        var amqp = transport
+        amqp.port = hub.amqpPort
+        amqp.loops = 1
+        amqp.tokenLifetime = .seconds(10)
+        var options = ScenarioRun.Options(transport: transport)
+        options.amqpTransport = amqp
+        let service = try ServiceClient(connectionString: provisioner.connectionString, endpoint: provisioner.endpoint,
+                                        caFile: hub.caPath)
+        let document = try await ScenarioRun(scenario: scenario, options: options, keys: keys, service: service).run()
+        await service.shutdown()
+
+        #expect(FleetRunChecks.problems(document).isEmpty, "\(FleetRunChecks.problems(document)) \(document.errors ?? [:])")
+        let counter = document.counter
+        #expect(counter("devices.connected") == 200)
+        #expect(counter("d2c.acknowledged") == counter("d2c.sent") && counter("d2c.seen") == counter("d2c.sent"))
+        let stored = try await hub.services.events.events(after: 0, deviceId: nil, limit: 10_000)
+        #expect(stored.count == counter("d2c.acknowledged"))
+        #expect(stored.filter { $0.identity.deviceId.hasPrefix("scenario-amqp-") }.count > 150, "the AMQP group's telemetry is stored")
+        // Every C2D message was settled: completed or rejected once, or abandoned and delivered again.
+        #expect(counter("c2d.sent") > 50)
+        #expect(counter("c2d.completed") + counter("c2d.rejected") == counter("c2d.sent"))
+        #expect(counter("c2d.received") == counter("c2d.sent") + counter("c2d.abandoned"))
+        #expect(counter("c2d.rejected") > 0 && counter("c2d.abandoned") > 0)
+        // 10 s tokens, renewed at four fifths of their life: every AMQP device renewed at least once.
+        #expect(counter("token.renewed") >= 50)
+        await hub.stop()
+    }
+
     @Test func everyCountOfAMixedScenarioAddsUp() async throws {
+        // A hub, a fleet and the service side load the machine: not beside timing-sensitive tests.
+        let lock = try await HeavyTestLock.acquire()
+        defer { lock.release() }
         let hub = try await LocalHub.start()
         defer { hub.removeData() }
         let scenario = try ScenarioParser.parse(Self.yaml)
@@ -111,6 +162,9 @@ struct ScenarioRunTests {
 @Suite(.serialized, .timeLimit(.minutes(4)))
 struct FleetWorkerTests {
     @Test func threeWorkersMergeIntoOneReportOfTheirSums() async throws {
+        // A hub, a fleet and the service side load the machine: not beside timing-sensitive tests.
+        let lock = try await HeavyTestLock.acquire()
+        defer { lock.release() }
         let hub = try await LocalHub.start()
         defer { hub.removeData() }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fleet-workers-\(UUID().uuidString)")

@@ -4,11 +4,11 @@ import MQTTCore
 
 /// One simulated device of the native MQTT engine: its own socket, MQTTCore's pure client session and stream
 /// decoder, and IoT Hub's user name, token and topics from IoTHubProtocol. No task and no thread of its own: its
-/// ``NativeMQTTShard`` drives it on the shard's loop. It does what its group's ``DeviceBehaviour`` says: telemetry
+/// ``FleetShard`` drives it on the shard's loop. It does what its group's ``DeviceBehaviour`` says: telemetry
 /// from a payload template, twin reports and desired echoes, method answers, and C2D (which MQTT always completes:
 /// IoT Hub's MQTT has no reject or abandon).
-final class NativeMQTTDevice: DeviceSocketDelegate {
-    enum Phase { case waiting, connecting, connected, done }
+final class NativeMQTTDevice: DeviceSocketDelegate, ShardDevice {
+    typealias Phase = ShardDevicePhase
 
     /// Its place in the shard.
     let index: Int
@@ -16,7 +16,7 @@ final class NativeMQTTDevice: DeviceSocketDelegate {
     let behaviour: DeviceBehaviour
     var id: String { planned.id }
     private let identity: DeviceIdentity
-    unowned let shard: NativeMQTTShard
+    unowned let shard: FleetShard
     private var session: MQTTClientSession
     private var decoder = MQTTStreamDecoder()
     private var socket: DeviceSocket?
@@ -40,7 +40,7 @@ final class NativeMQTTDevice: DeviceSocketDelegate {
     private var heldResponses: [(due: Duration, topic: String, payload: [UInt8])] = []
     private var reportedOnConnect = false
 
-    init(index: Int, planned: PlannedDevice, behaviour: DeviceBehaviour, shard: NativeMQTTShard) {
+    init(index: Int, planned: PlannedDevice, behaviour: DeviceBehaviour, shard: FleetShard) {
         self.index = index
         self.planned = planned
         self.behaviour = behaviour
@@ -56,7 +56,6 @@ final class NativeMQTTDevice: DeviceSocketDelegate {
         }
     }
 
-    var isFinished: Bool { phase == .done }
     /// Telemetry handed to the session and not yet acknowledged.
     var pending: Int { sent - acknowledged }
 
@@ -202,16 +201,9 @@ final class NativeMQTTDevice: DeviceSocketDelegate {
                 shard.count("method.answered")
             }
         case .desiredPropertiesPatch:
-            shard.count("twin.desired-received")
-            guard case .object(var patch)? = try? JSONValue(parsing: publish.payload) else { return }
-            if case .integer(let sent)? = patch[FleetTimestamps.desiredField] {
-                shard.record(.desired, latency: shard.sinceWallClock(milliseconds: sent), count: nil)
-            } else if case .double(let sent)? = patch[FleetTimestamps.desiredField] {
-                shard.record(.desired, latency: shard.sinceWallClock(milliseconds: Int64(sent)), count: nil)
+            if let echo = DesiredPatch.received(publish.payload, by: shard), behaviour.twin.echoDesired {
+                sendReported(echo, now: now)
             }
-            patch["$version"] = nil
-            patch[FleetTimestamps.desiredField] = nil
-            if behaviour.twin.echoDesired, !patch.isEmpty { sendReported(patch, now: now) }
         case .twinResponse(let status, let requestId, _):
             guard let place = twinRequests.firstIndex(where: { $0.requestId == requestId }) else { return }
             let request = twinRequests.remove(at: place)

@@ -29,6 +29,8 @@ public enum NativeMQTTEngine {
         public var sweepInterval: Duration = .milliseconds(20)
         /// The run stops here, finished or not.
         public var deadline: Duration = .seconds(600)
+        /// SAS token lifetime (AMQP renews in band at four fifths of it).
+        public var tokenLifetime: Duration = .seconds(3600)
         /// Put each message's send time in an application property, for end-to-end latency at the service side.
         public var stampTelemetry = false
 
@@ -109,28 +111,61 @@ public enum NativeMQTTEngine {
     /// stops the run, or the deadline passes.
     public static func run(_ configuration: Configuration, behaviours: [DeviceBehaviour], devices: [PlannedDevice],
                            control: RunControl) async throws -> Result {
-        let loops = try (0..<max(1, configuration.loops)).map { try DeviceEventLoop(name: "fleetsim-mqtt-\($0)") }
+        try await FleetShard.runAll(configuration, behaviours: behaviours, devices: devices, control: control,
+                                    loopName: "fleetsim-mqtt", shardOffset: 0) { _ in nil }
+    }
+}
+
+/// The native AMQP engine: devices share AMQP connections, up to 995 per connection and one set of connections per
+/// loop, each device with its own CBS token (renewed in band) and links, driven by the SDK's AMQP transport without
+/// a `DeviceClient` or a task per device. ``NativeMQTTEngine/Configuration`` carries its settings too (its `port`
+/// is the AMQP port).
+public enum NativeAMQPEngine {
+    public static func run(_ configuration: NativeMQTTEngine.Configuration, behaviours: [DeviceBehaviour],
+                           devices: [PlannedDevice], control: RunControl) async throws -> NativeMQTTEngine.Result {
+        try await FleetShard.runAll(configuration, behaviours: behaviours, devices: devices, control: control,
+                                    loopName: "fleetsim-amqp", shardOffset: 1_000) { shard in
+            let pool = AMQPConnectionPool(eventLoop: shard.loop)
+            return { index, planned, behaviour, shard in
+                NativeAMQPDevice(index: index, planned: planned, behaviour: behaviour, shard: shard, pool: pool)
+            }
+        }
+    }
+}
+
+extension FleetShard {
+    /// Spreads `devices` over `configuration.loops` shards (shard numbers from `shardOffset`, so two engines in one
+    /// run report apart), runs them, and merges what they measured.
+    static func runAll(_ configuration: NativeMQTTEngine.Configuration, behaviours: [DeviceBehaviour],
+                       devices: [PlannedDevice], control: RunControl, loopName: String, shardOffset: Int,
+                       factory: (FleetShard) -> ((Int, PlannedDevice, DeviceBehaviour, FleetShard) -> any ShardDevice)?)
+        async throws -> NativeMQTTEngine.Result
+    {
+        let loops = try (0..<max(1, configuration.loops)).map { try DeviceEventLoop(name: "\(loopName)-\($0)") }
         defer { for loop in loops { loop.shutdown() } }
         let shards = loops.enumerated().map { index, loop in
-            NativeMQTTShard(index: index, loop: loop, configuration: configuration, behaviours: behaviours,
-                            control: control, rateShare: 1 / Double(loops.count))
+            let shard = FleetShard(index: shardOffset + index, loop: loop, configuration: configuration,
+                                   behaviours: behaviours, control: control, rateShare: 1 / Double(loops.count))
+            shard.makeDevice = factory(shard)
+            return shard
         }
-        let results = await withTaskGroup(of: ShardResult.self) { group in
+        let results = await withTaskGroup(of: NativeMQTTEngine.ShardResult.self) { group in
             for (index, shard) in shards.enumerated() {
                 let assigned = stride(from: index, to: devices.count, by: shards.count).map { devices[$0] }
                 group.addTask { await shard.run(assigned) }
             }
-            var results: [ShardResult] = []
+            var results: [NativeMQTTEngine.ShardResult] = []
             for await result in group { results.append(result) }
             return results
         }
         var timeline = FleetTimeline()
         for result in results { timeline.merge(result.timeline) }
-        return Result(metrics: FleetMetrics.merged(results.map(\.metrics)), timeline: timeline,
-                      errors: results.reduce(into: [:]) { $0.merge($1.errors, uniquingKeysWith: +) },
-                      devices: devices.count, connected: results.reduce(0) { $0 + $1.connected },
-                      allConnectedAt: results.map(\.allConnectedAt).max() ?? .zero,
-                      sent: results.reduce(0) { $0 + $1.sent }, acknowledged: results.reduce(0) { $0 + $1.acknowledged },
-                      duration: ContinuousClock.now - control.started)
+        return NativeMQTTEngine.Result(
+            metrics: FleetMetrics.merged(results.map(\.metrics)), timeline: timeline,
+            errors: results.reduce(into: [:]) { $0.merge($1.errors, uniquingKeysWith: +) },
+            devices: devices.count, connected: results.reduce(0) { $0 + $1.connected },
+            allConnectedAt: results.map(\.allConnectedAt).max() ?? .zero,
+            sent: results.reduce(0) { $0 + $1.sent }, acknowledged: results.reduce(0) { $0 + $1.acknowledged },
+            duration: ContinuousClock.now - control.started)
     }
 }

@@ -21,6 +21,8 @@ public enum FleetRunChecks {
         }
         if counter("c2d.received") < counter("c2d.sent") {
             problems.append("devices received \(counter("c2d.received")) of \(counter("c2d.sent")) C2D messages")
+        } else if counter("c2d.completed") + counter("c2d.rejected") < counter("c2d.sent") {
+            problems.append("devices settled \(counter("c2d.completed") + counter("c2d.rejected")) of \(counter("c2d.sent")) C2D messages for good (completed or rejected)")
         }
         for (operation, metrics) in document.metrics.operations.sorted(by: { $0.key < $1.key }) where metrics.errors > 0 {
             let classes = metrics.failures.filter { $0.key != .throttled }.sorted { $0.key < $1.key }

@@ -13,6 +13,8 @@ public struct ScenarioRun: Sendable {
     public struct Options: Sendable {
         /// How devices reach the hub (host, gateway, ports, TLS, loops, source addresses).
         public var transport: NativeMQTTEngine.Configuration
+        /// How native AMQP devices reach it: the same, with the AMQP port (`nil`: the scenario has no such group).
+        public var amqpTransport: NativeMQTTEngine.Configuration?
         /// The fleet indices this process simulates (the whole fleet unless a worker or a shard).
         public var slice: Range<Int>?
         /// This process's part of the service side's rates and of each group's connect rate (1 / processes).
@@ -59,13 +61,22 @@ public struct ScenarioRun: Sendable {
     public func run() async throws -> FleetRunDocument {
         let wallStart = Timestamp(secondsSince1970: Int64(Date().timeIntervalSince1970))
         for group in scenario.groups {
-            guard group.engine == .nativeMQTT else {
-                throw FleetError.invalidConfiguration("group '\(group.name)': the \(group.engine.rawValue) engine does not run scenarios yet; use native-mqtt")
+            let transport: NativeMQTTEngine.Configuration
+            switch group.engine {
+            case .nativeMQTT:
+                transport = options.transport
+            case .nativeAMQP:
+                guard let amqp = options.amqpTransport else {
+                    throw FleetError.invalidConfiguration("group '\(group.name)' runs on native-amqp: give the hub's AMQP port (--amqp-port, or --plain-amqp-port)")
+                }
+                transport = amqp
+            case .sdk:
+                throw FleetError.invalidConfiguration("group '\(group.name)': the sdk engine does not run scenarios yet; use native-mqtt or native-amqp")
             }
-            guard (group.security == .tls) == (options.transport.tls != nil) else {
+            guard (group.security == .tls) == (transport.tls != nil) else {
                 throw FleetError.invalidConfiguration(group.security == .tls
                     ? "group '\(group.name)' connects over TLS: drop --plain-mqtt-port, or set security: plain"
-                    : "group '\(group.name)' is security: plain: pass the hub's plain port (--plain-mqtt-port), or set security: tls")
+                    : "group '\(group.name)' is security: plain: pass the hub's plain port (--plain-mqtt-port or --plain-amqp-port), or set security: tls")
             }
             guard group.authentication == .sas else {
                 throw FleetError.invalidConfiguration("group '\(group.name)': native-mqtt simulates SAS devices; x509 groups need the sdk engine")
@@ -118,15 +129,26 @@ public struct ScenarioRun: Sendable {
         }
         let monitorTask = monitorResponse.map { monitor, box in Task { await monitor.read(box.response) } }
 
-        let engine = Task { [planned, shared, scaled] in
-            try await NativeMQTTEngine.run(shared, behaviours: scaled, devices: planned, control: control)
+        let amqpGroups = Set(scenario.groups.indices.filter { scenario.groups[$0].engine == .nativeAMQP })
+        let mqttDevices = planned.filter { !amqpGroups.contains($0.group) }
+        let amqpDevices = planned.filter { amqpGroups.contains($0.group) }
+        var amqpShared = options.amqpTransport ?? shared
+        amqpShared.stampTelemetry = shared.stampTelemetry
+        amqpShared.deadline = shared.deadline
+        amqpShared.connectsPerSecond = shared.connectsPerSecond
+        let engine = Task { [mqttDevices, amqpDevices, shared, amqpShared, scaled] in
+            async let mqtt = mqttDevices.isEmpty ? nil
+                : NativeMQTTEngine.run(shared, behaviours: scaled, devices: mqttDevices, control: control)
+            async let amqp = amqpDevices.isEmpty ? nil
+                : NativeAMQPEngine.run(amqpShared, behaviours: scaled, devices: amqpDevices, control: control)
+            return try await [mqtt, amqp].compactMap { $0 }
         }
         let plannedCount = planned.count
         var displayTask: Task<Void, Never>?
         if let display = options.display {
             displayTask = Task { await display.run(control: control, devices: plannedCount) }
         }
-        let shards = max(1, transport.loops)
+        let shards = (mqttDevices.isEmpty ? 0 : max(1, shared.loops)) + (amqpDevices.isEmpty ? 0 : max(1, amqpShared.loops))
 
         // Up: every shard's devices tried their first connect.
         let rampEnd = ContinuousClock.now + options.rampTimeout
@@ -172,26 +194,34 @@ public struct ScenarioRun: Sendable {
             await waitUntil { recorder.counter("d2c.seen") >= control.totals().counters["d2c.acknowledged", default: 0] }
         }
         if options.runService, scenario.service.cloudToDevice != nil {
-            await waitUntil { control.totals().counters["c2d.received", default: 0] >= recorder.counter("c2d.sent") }
+            // Settled for good: completed or rejected (an abandoned message comes back).
+            await waitUntil {
+                let counters = control.totals().counters
+                return counters["c2d.completed", default: 0] + counters["c2d.rejected", default: 0] >= recorder.counter("c2d.sent")
+            }
         }
         control.advance(to: .stopping)
-        let result = try await engine.value
+        let results = try await engine.value
         monitorTask?.cancel()
         await monitorTask?.value
         displayTask?.cancel()
         await displayTask?.value
 
         let (serviceMetrics, serviceTimeline) = recorder.finish()
-        var metrics = result.metrics
-        metrics.merge(serviceMetrics)
+        var metrics = serviceMetrics
+        var timeline = serviceTimeline
+        var errors: [String: Int] = [:]
+        for result in results {
+            metrics.merge(result.metrics)
+            timeline.merge(result.timeline)
+            errors.merge(result.errors, uniquingKeysWith: +)
+        }
         metrics.count("devices.planned", by: planned.count)
-        metrics.count("devices.connected", by: result.connected)
-        var timeline = result.timeline
-        timeline.merge(serviceTimeline)
+        metrics.count("devices.connected", by: results.reduce(0) { $0 + $1.connected })
         var document = FleetRunDocument(
             scenario: scenario.name, target: "\(transport.hostName) (\(transport.gatewayHostName ?? transport.hostName):\(transport.port))",
             startedAt: wallStart.iso8601, durationSeconds: (ContinuousClock.now - control.started).seconds,
-            devices: planned.count, workers: 1, metrics: metrics, timeline: timeline, errors: result.errors)
+            devices: planned.count, workers: 1, metrics: metrics, timeline: timeline, errors: errors)
         document.rampSeconds = upAt.seconds
         return document
     }

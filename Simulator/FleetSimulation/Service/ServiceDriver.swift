@@ -117,7 +117,7 @@ struct ServiceDriver: Sendable {
                 recorder.fail(.method, ServiceClient.errorClass(error))
             }
         case .desired(var patch):
-            patch[FleetTimestamps.desiredField] = .integer(NativeMQTTShard.wallMilliseconds())
+            patch[FleetTimestamps.desiredField] = .integer(FleetShard.wallMilliseconds())
             let body: JSONValue = ["properties": ["desired": .object(patch)]]
             var request = client.request(path, method: .PATCH, body: body.serializedBytes())
             request.headers.add(name: "If-Match", value: "*")
@@ -136,7 +136,7 @@ struct ServiceDriver: Sendable {
             let body = Array(#"{"fleetsim":"\#(String(repeating: "x", count: max(0, size - text.utf8.count)))"}"#.utf8)
             var request = client.request("devices/\(PercentEncoding.encode(device))/messages/deviceBound", method: .POST,
                                          body: body)
-            request.headers.add(name: "iothub-app-\(FleetTimestamps.property)", value: String(NativeMQTTShard.wallMilliseconds()))
+            request.headers.add(name: "iothub-app-\(FleetTimestamps.property)", value: String(FleetShard.wallMilliseconds()))
             request.headers.add(name: "iothub-messageid", value: AMQPValue.UUIDBytes.random().description)
             do {
                 let (status, _) = try await client.execute(request, timeout: .seconds(30))

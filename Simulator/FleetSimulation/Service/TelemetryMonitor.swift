@@ -51,7 +51,7 @@ struct TelemetryMonitor: Sendable {
         if let only {
             guard case .string(let deviceId)? = event["deviceId"], only.contains(deviceId) else { return }
         }
-        recorder.record(.d2cEndToEnd, latency: .milliseconds(max(0, NativeMQTTShard.wallMilliseconds() - milliseconds)),
+        recorder.record(.d2cEndToEnd, latency: .milliseconds(max(0, FleetShard.wallMilliseconds() - milliseconds)),
                         count: "d2c.seen")
     }
 }

@@ -3,11 +3,35 @@ import IoTHubDevice
 import IoTHubProtocol
 import MQTTCore
 
-/// The devices of the native MQTT engine that one event-loop thread drives: connect pacing per group, a sweep that
+/// What a shard asks of each of its devices, whatever protocol the engine speaks.
+protocol ShardDevice: AnyObject {
+    var index: Int { get }
+    var planned: PlannedDevice { get }
+    var behaviour: DeviceBehaviour { get }
+    var phase: ShardDevicePhase { get }
+    var connectedAt: Duration { get }
+    var retryAt: Duration? { get set }
+    /// Telemetry handed over and not yet acknowledged.
+    var pending: Int { get }
+    var sent: Int { get }
+    var acknowledged: Int { get }
+    func connect(now: Duration)
+    func tick(now: Duration)
+    func leave(graceful: Bool, returnAt: Duration)
+    func abandon()
+}
+
+extension ShardDevice {
+    var isFinished: Bool { phase == .done }
+}
+
+enum ShardDevicePhase { case waiting, connecting, connected, done }
+
+/// The devices of a native engine that one event-loop thread drives: connect pacing per group, a sweep that
 /// runs every device's keep-alive and sends what is due, the groups' lifecycles (duty cycle, churn, reconnect
 /// storms), and the metrics of its devices (merged with the other shards' at the end). Confined to its loop:
 /// every method runs on `loop`.
-final class NativeMQTTShard: @unchecked Sendable {
+final class FleetShard: @unchecked Sendable {
     let loop: DeviceEventLoop
     let configuration: NativeMQTTEngine.Configuration
     let encoder = MQTTPacketEncoder()
@@ -21,7 +45,9 @@ final class NativeMQTTShard: @unchecked Sendable {
     /// Per group: the body when its template has no generators (rendered once), and the property-bag suffix.
     private var staticBodies: [[UInt8]?]
     private var topicSuffixes: [String]
-    private var devices: [NativeMQTTDevice] = []
+    private var devices: [any ShardDevice] = []
+    /// Makes each assigned device (the engine's kind) for this shard.
+    var makeDevice: ((Int, PlannedDevice, DeviceBehaviour, FleetShard) -> any ShardDevice)?
     /// Per group: its devices' places in `devices` in connect order, the next to connect first, and the allowance.
     private var firstConnects: [[Int]]
     private var nextFirstConnect: [Int]
@@ -117,6 +143,13 @@ final class NativeMQTTShard: @unchecked Sendable {
         limit > .zero ? .milliseconds(Int64(random.unit() * limit.seconds * 1000)) : .zero
     }
 
+    /// How to settle one C2D message by the group's mix (complete when it has none).
+    func settlement(_ mix: CloudToDeviceBehaviour?) -> AMQPIdentitySession.Settlement {
+        guard let mix else { return .complete }
+        let draw = random.unit()
+        return draw < mix.complete ? .complete : draw < mix.complete + mix.reject ? .reject : .abandon
+    }
+
     func randomJitter(_ jitter: Duration) -> Duration {
         jitter > .zero ? .milliseconds(Int64((random.unit() * 2 - 1) * jitter.seconds * 1000)) : .zero
     }
@@ -156,7 +189,8 @@ final class NativeMQTTShard: @unchecked Sendable {
             loop.execute { [self] in
                 completion = continuation
                 devices = assigned.enumerated().map { index, planned in
-                    NativeMQTTDevice(index: index, planned: planned, behaviour: behaviours[planned.group], shard: self)
+                    makeDevice?(index, planned, behaviours[planned.group], self)
+                        ?? NativeMQTTDevice(index: index, planned: planned, behaviour: behaviours[planned.group], shard: self)
                 }
                 for device in devices { firstConnects[device.planned.group].append(device.index) }
                 firstSettled = Array(repeating: false, count: devices.count)
@@ -226,7 +260,7 @@ final class NativeMQTTShard: @unchecked Sendable {
     }
 
     /// Duty cycles and churn, for one connected device.
-    private func lifecycle(_ device: NativeMQTTDevice, now: Duration, elapsed: Duration) {
+    private func lifecycle(_ device: any ShardDevice, now: Duration, elapsed: Duration) {
         let lifecycle = device.behaviour.lifecycle
         if let duty = lifecycle.dutyCycle, now - device.connectedAt >= duty.connected {
             count("lifecycle.sleeps")
@@ -272,7 +306,7 @@ final class NativeMQTTShard: @unchecked Sendable {
 
     // MARK: Device events
 
-    func connected(_ device: NativeMQTTDevice, after latency: Duration) {
+    func connected(_ device: any ShardDevice, after latency: Duration) {
         connecting -= 1
         connectedNow += 1
         control.setOnline(device.planned.index, true)
@@ -284,7 +318,7 @@ final class NativeMQTTShard: @unchecked Sendable {
         record(.connect, latency: latency, count: nil)
     }
 
-    func failed(_ device: NativeMQTTDevice, reason: String, class errorClass: FleetErrorClass, during operation: FleetOperation?) {
+    func failed(_ device: any ShardDevice, reason: String, class errorClass: FleetErrorClass, during operation: FleetOperation?) {
         errors[reason, default: 0] += 1
         if let operation {
             fail(operation, errorClass)
@@ -295,7 +329,7 @@ final class NativeMQTTShard: @unchecked Sendable {
     }
 
     /// The socket closed before the device finished: try again with backoff, or give up.
-    func lost(_ device: NativeMQTTDevice, wasConnected: Bool, attempts: Int) {
+    func lost(_ device: any ShardDevice, wasConnected: Bool, attempts: Int) {
         if wasConnected {
             connectedNow -= 1
             control.setOnline(device.planned.index, false)
@@ -311,7 +345,7 @@ final class NativeMQTTShard: @unchecked Sendable {
     }
 
     /// The device left on purpose (its lifecycle) and will come back.
-    func left(_ device: NativeMQTTDevice, was: NativeMQTTDevice.Phase) {
+    func left(_ device: any ShardDevice, was: ShardDevicePhase) {
         if was == .connected {
             connectedNow -= 1
             control.setOnline(device.planned.index, false)
@@ -321,7 +355,7 @@ final class NativeMQTTShard: @unchecked Sendable {
     }
 
     /// `device` is done (all acknowledged, the run stopped, or it gave up); it was `was` until now.
-    func finished(_ device: NativeMQTTDevice, was: NativeMQTTDevice.Phase) {
+    func finished(_ device: any ShardDevice, was: ShardDevicePhase) {
         if was == .connected {
             connectedNow -= 1
             control.setOnline(device.planned.index, false)
@@ -333,7 +367,7 @@ final class NativeMQTTShard: @unchecked Sendable {
         if remaining == 0 { complete() }
     }
 
-    private func settleFirst(_ device: NativeMQTTDevice) {
+    private func settleFirst(_ device: any ShardDevice) {
         guard !firstSettled[device.index] else { return }
         firstSettled[device.index] = true
         firstSettledCount += 1
