@@ -20,9 +20,11 @@ extension FleetRunCommand {
         guard devicesPerWorker >= 1, devicesPerWorker <= 19_000 else {
             throw ValidationError("--devices-per-worker must be from 1 to 19,000 (one process opens at most 20,000 files here)")
         }
-        let processes = workers ?? FleetSlices.workers(devices: slice.count, perProcess: devicesPerWorker)
-        guard processes >= 1, slice.count / processes <= 19_000 else {
-            throw ValidationError("\(slice.count) devices over \(processes) worker(s) is over 19,000 per process; use more workers")
+        // File descriptors decide: a native MQTT device holds a socket, native AMQP devices share one per 995.
+        let load = Self.descriptorLoad(scenario, slice: slice)
+        let processes = workers ?? FleetSlices.workers(devices: load, perProcess: devicesPerWorker)
+        guard processes >= 1, load / processes <= 19_000 else {
+            throw ValidationError("\(load) sockets over \(processes) worker(s) is over 19,000 per process; use more workers")
         }
         let provisioner = try hub.provisioner()
         let keySeed: SharedAccessKey
@@ -35,9 +37,14 @@ extension FleetRunCommand {
         let mine = Array(ids[slice])
         print("fleetsim: scenario \(scenario.name) from \(path): \(ids.count) devices in \(scenario.groups.count) group(s), "
               + "\(scenario.duration.components.seconds) s" + (shard.map { "; shard \($0): \(slice.count) devices" } ?? ""))
-        print("fleetsim: creating \(mine.count) devices through \(provisioner.endpoint)")
-        fflush(nil)
-        let keys = try await provisioner.provision(mine, seed: keySeed)
+        let keys: [String: String]
+        if noProvision {
+            keys = FleetProvisioner.derivedKeys(for: mine, seed: keySeed)
+        } else {
+            print("fleetsim: creating \(mine.count) devices through \(provisioner.endpoint)")
+            fflush(nil)
+            keys = try await provisioner.provision(mine, seed: keySeed)
+        }
 
         let files = FleetRunFiles(directory: output ?? "fleetsim-reports/\(scenario.name)-\(Self.fileTimestamp())")
         let document: FleetRunDocument
@@ -54,6 +61,10 @@ extension FleetRunCommand {
                                           directory: URL(fileURLWithPath: files.directory).appendingPathComponent("workers"))
         }
         try report(document, to: files)
+    }
+
+    private func printCPU(_ document: FleetRunDocument) {
+        print(ProcessCPU.summary(messages: document.counter("d2c.acknowledged"), includingWorkers: true))
     }
 
     private func runInProcess(_ scenario: Scenario, slice: Range<Int>, total: Int, keys: [String: String],
@@ -102,12 +113,24 @@ extension FleetRunCommand {
         print("")
         print(FleetMarkdownReport.render(document))
         print("fleetsim: report \(files.html) (also \(files.markdown), \(files.json))")
+        printCPU(document)
         let problems = FleetRunChecks.problems(document)
         if !problems.isEmpty {
             print("fleetsim: the counts do not add up:")
             for problem in problems { print("  - \(problem)") }
             throw ExitCode(1)
         }
+    }
+
+    /// Sockets the devices of `slice` need: one per native MQTT device, one per 995 native AMQP devices.
+    static func descriptorLoad(_ scenario: Scenario, slice: Range<Int>) -> Int {
+        var offset = 0, mqtt = 0, amqp = 0
+        for group in scenario.groups {
+            let mine = (offset..<offset + group.count).clamped(to: slice).count
+            if group.engine == .nativeAMQP { amqp += mine } else { mqtt += mine }
+            offset += group.count
+        }
+        return mqtt + (amqp + 994) / 995
     }
 
     /// Reads and parses a scenario, with the duration and scale overrides applied.

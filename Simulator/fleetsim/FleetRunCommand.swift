@@ -94,6 +94,9 @@ struct FleetRunCommand: AsyncParsableCommand {
     @Option(help: "With --scenario: run only part i of N of the fleet (0-based, e.g. a Kubernetes Indexed Job's completion index); merge the parts with fleetsim merge.")
     var shard: String?
 
+    @Flag(help: "Create no devices: derive their keys from --seed (devices made earlier), or connect to a plain MQTT broker whose keys do not matter.")
+    var noProvision = false
+
     @Option(help: "With --scenario: derive device keys from this base64 seed (the same seed gives the same keys; default: a random one).")
     var seed: String?
 
@@ -126,8 +129,18 @@ struct FleetRunCommand: AsyncParsableCommand {
         configuration.deviceIdPrefix = prefix
         configuration.deadline = .seconds(deadlineSeconds)
 
-        print("fleetsim: creating \(devices) devices through \(provisioner.endpoint)")
-        let keys = try await provisioner.provision(configuration.deviceIds)
+        let keys: [String: String]
+        if noProvision {
+            // A plain MQTT broker (Mosquitto, for the simulator's own cost) or devices made earlier with --seed.
+            let derived = try seed.map { text -> SharedAccessKey in
+                guard let key = try? SharedAccessKey(base64: text) else { throw ValidationError("--seed must be base64") }
+                return key
+            } ?? .random()
+            keys = FleetProvisioner.derivedKeys(for: configuration.deviceIds, seed: derived)
+        } else {
+            print("fleetsim: creating \(devices) devices through \(provisioner.endpoint)")
+            keys = try await provisioner.provision(configuration.deviceIds)
+        }
         let transport = plainMqttPort.map { "plain MQTT on port \($0)" } ?? "MQTT over TLS on port \(mqttPort)"
         print("fleetsim: \(devices) devices × \(messages) messages over \(transport) to \(hub.gateway ?? configuration.hostName), \(loops) loop(s), \(engine.rawValue) engine")
         let report: FleetReport
@@ -143,6 +156,7 @@ struct FleetRunCommand: AsyncParsableCommand {
             report = result.report(messagesPerDevice: messages)
         }
         print(report.text)
+        print(ProcessCPU.summary(messages: report.acknowledged))
         if let json {
             try Data(report.json.serializedBytes(style: .pretty)).write(to: URL(fileURLWithPath: json))
             print("fleetsim: report written to \(json)")

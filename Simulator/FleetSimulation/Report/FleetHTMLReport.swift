@@ -1,7 +1,7 @@
 /// The run as one self-contained HTML file (inline CSS and SVG, no scripts, nothing fetched): a summary, charts of
 /// connections, throughput and errors over time, a latency table, and a latency distribution per operation.
 public enum FleetHTMLReport {
-    private static let colors = ["#2b6cb0", "#c05621", "#2f855a", "#9b2c2c", "#6b46c1", "#b7791f", "#2c7a7b"]
+    private static let colors = ["#2b6cb0", "#c05621", "#2f855a", "#9b2c2c", "#6b46c1", "#d53f8c", "#2c7a7b"]
 
     public static func render(_ document: FleetRunDocument) -> String {
         let escape = SVGChart.escape

@@ -57,6 +57,9 @@ package final class DeviceSocket: DeviceLoopSocketHandler {
     private var fd: Int32 = -1
     private var ssl: OpaquePointer?
     private var output: [UInt8] = []
+    /// Set while received bytes are handed to the delegate: what it writes meanwhile (acknowledgements, the next
+    /// messages of a window) goes out in one send after the read instead of one send per packet.
+    private var corked = false
     private var watchingWrites = false
     private var handshakeWantsWrite = false
 
@@ -90,7 +93,7 @@ package final class DeviceSocket: DeviceLoopSocketHandler {
     package func write(_ bytes: [UInt8]) {
         guard state == .open || state == .handshaking, !bytes.isEmpty else { return }
         output.append(contentsOf: bytes)
-        if state == .open { flush() }
+        if state == .open, !corked { flush() }
     }
 
     /// Closes at once (no TLS close_notify wait); the delegate hears ``DeviceSocketDelegate/socketClosed(_:reason:)``.
@@ -227,6 +230,11 @@ package final class DeviceSocket: DeviceLoopSocketHandler {
     }
 
     private func readAvailable() {
+        corked = true
+        defer {
+            corked = false
+            if state == .open, !output.isEmpty { flush() }
+        }
         while state == .open {
             let count: Int
             if let ssl {
