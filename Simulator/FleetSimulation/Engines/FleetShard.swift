@@ -17,6 +17,9 @@ protocol ShardDevice: AnyObject {
     var acknowledged: Int { get }
     func connect(now: Duration)
     func tick(now: Duration)
+    /// When ``tick(now:)`` next has something to do (a send, a keep-alive, a held answer, a timeout, a renewal, the
+    /// end of a duty cycle); `nil` for nothing timed.
+    func nextDue(now: Duration) -> Duration?
     func leave(graceful: Bool, returnAt: Duration)
     func abandon()
 }
@@ -46,12 +49,18 @@ final class FleetShard: @unchecked Sendable {
     private var staticBodies: [[UInt8]?]
     private var topicSuffixes: [String]
     private var devices: [any ShardDevice] = []
+    /// When each device (by index) next needs a tick: the sweep looks at this array, not at every device, so a
+    /// loop carries hundreds of thousands of idle devices.
+    private var dueAt: [Duration] = []
+    /// The longest a device goes untouched by the sweep.
+    private static let maximumIdleTick = Duration.seconds(1)
     /// Makes each assigned device (the engine's kind) for this shard.
     var makeDevice: ((Int, PlannedDevice, DeviceBehaviour, FleetShard) -> any ShardDevice)?
     /// Per group: its devices' places in `devices` in connect order, the next to connect first, and the allowance.
     private var firstConnects: [[Int]]
     private var nextFirstConnect: [Int]
     private var connectAllowance: [Double]
+    private var churnAllowance: [Double]
     private var stormsDone: [[Bool]]
     private var connecting = 0
     private var lastSweep: Duration = .zero
@@ -99,6 +108,7 @@ final class FleetShard: @unchecked Sendable {
         firstConnects = behaviours.map { _ in [] }
         nextFirstConnect = behaviours.map { _ in 0 }
         connectAllowance = behaviours.map { _ in 0 }
+        churnAllowance = behaviours.map { _ in 0 }
         stormsDone = behaviours.map { $0.lifecycle.reconnectStorms.map { _ in false } }
     }
 
@@ -193,6 +203,7 @@ final class FleetShard: @unchecked Sendable {
                         ?? NativeMQTTDevice(index: index, planned: planned, behaviour: behaviours[planned.group], shard: self)
                 }
                 for device in devices { firstConnects[device.planned.group].append(device.index) }
+                dueAt = Array(repeating: .seconds(Int64.max / 4), count: devices.count)
                 firstSettled = Array(repeating: false, count: devices.count)
                 remaining = devices.count
                 if remaining == 0 {
@@ -220,21 +231,37 @@ final class FleetShard: @unchecked Sendable {
         if nowSecond > second { endSecond(next: nowSecond) }
         startConnects(now: now, elapsed: elapsed)
         fireStorms(now: now)
-        for device in devices {
+        churn(now: now, elapsed: elapsed)
+        for index in dueAt.indices where dueAt[index] <= now {
+            let device = devices[index]
             switch device.phase {
             case .connected:
                 device.tick(now: now)
-                if device.phase == .connected { lifecycle(device, now: now, elapsed: elapsed) }
+                if device.phase == .connected, let duty = device.behaviour.lifecycle.dutyCycle,
+                   now - device.connectedAt >= duty.connected {
+                    count("lifecycle.sleeps")
+                    device.leave(graceful: true, returnAt: now + duty.sleep)
+                }
             case .connecting:
                 device.tick(now: now)
             case .waiting:
-                if let retryAt = device.retryAt, retryAt <= now, connecting < configuration.maximumConcurrentConnects {
-                    connecting += 1
-                    device.connect(now: now)
+                guard let retryAt = device.retryAt else {
+                    dueAt[index] = .seconds(Int64.max / 4)
+                    continue
                 }
+                if retryAt > now {
+                    dueAt[index] = retryAt
+                    continue
+                }
+                // Held back by the handshake limit: due again at the next sweep.
+                guard connecting < configuration.maximumConcurrentConnects else { continue }
+                connecting += 1
+                device.connect(now: now)
             case .done:
-                break
+                dueAt[index] = .seconds(Int64.max / 4)
+                continue
             }
+            reschedule(device, now: now)
         }
         lastSweep = now
         guard completion != nil else { return }
@@ -253,21 +280,41 @@ final class FleetShard: @unchecked Sendable {
                   connecting < configuration.maximumConcurrentConnects {
                 connectAllowance[group] -= 1
                 connecting += 1
-                devices[firstConnects[group][nextFirstConnect[group]]].connect(now: now)
+                let device = devices[firstConnects[group][nextFirstConnect[group]]]
+                device.connect(now: now)
+                reschedule(device, now: now)
                 nextFirstConnect[group] += 1
             }
         }
     }
 
-    /// Duty cycles and churn, for one connected device.
-    private func lifecycle(_ device: any ShardDevice, now: Duration, elapsed: Duration) {
-        let lifecycle = device.behaviour.lifecycle
-        if let duty = lifecycle.dutyCycle, now - device.connectedAt >= duty.connected {
-            count("lifecycle.sleeps")
-            device.leave(graceful: true, returnAt: now + duty.sleep)
-        } else if let churn = lifecycle.churnPerMinute, churn > 0, random.unit() < churn * elapsed.seconds / 60 {
-            count("lifecycle.churned")
-            device.leave(graceful: false, returnAt: now + .milliseconds(500) + randomDuration(upTo: .seconds(2)))
+    /// Churn: each group's share per minute of its devices drops, as random picks (a pick that is not connected
+    /// is skipped, so the share applies to the connected ones).
+    private func churn(now: Duration, elapsed: Duration) {
+        for group in behaviours.indices {
+            guard let churn = behaviours[group].lifecycle.churnPerMinute, churn > 0, !firstConnects[group].isEmpty
+            else { continue }
+            churnAllowance[group] += Double(firstConnects[group].count) * churn * elapsed.seconds / 60
+            while churnAllowance[group] >= 1 {
+                churnAllowance[group] -= 1
+                let device = devices[firstConnects[group][Int(random.next() % UInt64(firstConnects[group].count))]]
+                guard device.phase == .connected else { continue }
+                count("lifecycle.churned")
+                device.leave(graceful: false, returnAt: now + .milliseconds(500) + randomDuration(upTo: .seconds(2)))
+            }
+        }
+    }
+
+    /// Sets when `device` next needs the sweep (at the latest a second from now).
+    func reschedule(_ device: any ShardDevice, now: Duration) {
+        let latest = now + Self.maximumIdleTick
+        switch device.phase {
+        case .connected, .connecting:
+            dueAt[device.index] = min(device.nextDue(now: now) ?? latest, latest)
+        case .waiting:
+            dueAt[device.index] = device.retryAt ?? .seconds(Int64.max / 4)
+        case .done:
+            dueAt[device.index] = .seconds(Int64.max / 4)
         }
     }
 
@@ -316,6 +363,7 @@ final class FleetShard: @unchecked Sendable {
             settleFirst(device)
         }
         record(.connect, latency: latency, count: nil)
+        reschedule(device, now: now())
     }
 
     func failed(_ device: any ShardDevice, reason: String, class errorClass: FleetErrorClass, during operation: FleetOperation?) {
@@ -342,6 +390,7 @@ final class FleetShard: @unchecked Sendable {
         }
         let backoff = Duration.milliseconds(min(5_000, 100 << min(attempts, 6)))
         device.retryAt = now() + backoff + randomDuration(upTo: .milliseconds(100))
+        reschedule(device, now: now())
     }
 
     /// The device left on purpose (its lifecycle) and will come back.
@@ -352,6 +401,7 @@ final class FleetShard: @unchecked Sendable {
         } else {
             connecting -= 1
         }
+        reschedule(device, now: now())
     }
 
     /// `device` is done (all acknowledged, the run stopped, or it gave up); it was `was` until now.

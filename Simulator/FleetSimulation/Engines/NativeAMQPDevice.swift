@@ -75,6 +75,7 @@ final class NativeAMQPDevice: ShardDevice {
     private func handle(_ event: AMQPIdentitySession.Event, from session: AMQPIdentitySession) {
         guard session === self.session else { return }
         let now = shard.now()
+        defer { shard.reschedule(self, now: now) }
         switch event {
         case .connected(let expiry):
             phase = .connected
@@ -200,6 +201,28 @@ final class NativeAMQPDevice: ShardDevice {
             shard.fail(.twin, .timeout)
         }
         sendDue(now: now)
+    }
+
+    func nextDue(now: Duration) -> Duration? {
+        guard phase == .connected else { return now + shard.configuration.responseTimeout }
+        var due: Duration?
+        func consider(_ time: Duration?) {
+            if let time { due = min(due ?? time, time) }
+        }
+        if !resend.isEmpty { consider(now) }
+        if behaviour.telemetry != nil, shard.isSending || behaviour.messageLimit != nil,
+           behaviour.messageLimit.map({ sent < $0 }) ?? true, inFlight.count < shard.configuration.window {
+            consider(nextSendAt)
+        }
+        consider(heldResponses.map(\.due).min())
+        consider(twinRequests.first.map { $0.sentAt + shard.configuration.responseTimeout })
+        if let duty = behaviour.lifecycle.dutyCycle { consider(connectedAt + duty.connected) }
+        if let expiry = tokenExpiry, !renewing {
+            let lifetime = UInt64(max(1, shard.configuration.tokenLifetime.components.seconds))
+            let renewAt = Int64(expiry) - Int64(lifetime / 5)
+            consider(now + .seconds(max(0, renewAt - Int64(shard.unixTime()))))
+        }
+        return due
     }
 
     private func answer(_ requestId: String, _ status: Int, _ payload: [UInt8]) {

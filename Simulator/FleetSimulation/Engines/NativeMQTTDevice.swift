@@ -94,9 +94,10 @@ final class NativeMQTTDevice: DeviceSocketDelegate, ShardDevice {
             } catch {
                 return fail("the hub sent a malformed packet: \(error)", class: .other, closing: true)
             }
-            guard let packet else { return }
+            guard let packet else { break }
             handle(session.received(packet, now: now), now: now)
         }
+        shard.reschedule(self, now: now)
     }
 
     func socketClosed(_ socket: DeviceSocket, reason: String) {
@@ -266,6 +267,23 @@ final class NativeMQTTDevice: DeviceSocketDelegate, ShardDevice {
             shard.fail(.twin, .timeout)
         }
         sendDue(now: now)
+    }
+
+    func nextDue(now: Duration) -> Duration? {
+        var due = session.nextDeadline
+        func consider(_ time: Duration?) {
+            if let time { due = min(due ?? time, time) }
+        }
+        if phase == .connected {
+            if behaviour.telemetry != nil, shard.isSending || behaviour.messageLimit != nil,
+               behaviour.messageLimit.map({ sent < $0 }) ?? true {
+                consider(nextSendAt)
+            }
+            consider(heldResponses.map(\.due).min())
+            consider(twinRequests.first.map { $0.sentAt + shard.configuration.responseTimeout })
+            if let duty = behaviour.lifecycle.dutyCycle { consider(connectedAt + duty.connected) }
+        }
+        return due
     }
 
     private func sendReported(_ properties: JSONObject, now: Duration) {
