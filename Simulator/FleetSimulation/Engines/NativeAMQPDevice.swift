@@ -110,7 +110,7 @@ final class NativeAMQPDevice: ShardDevice {
             guard let flight = inFlight.removeValue(forKey: tag) else { return }
             acknowledged += 1
             shard.record(.d2cAck, latency: now - flight.sentAt, count: "d2c.acknowledged")
-            if let limit = behaviour.messageLimit, acknowledged >= limit { return finish() }
+            if let limit = behaviour.messageLimit, acknowledged >= limit { return abandon() }
             sendDue(now: now)
         case .featureEnabled(let feature, let accepted):
             if !accepted { shard.failed(self, reason: "the hub refused the \(feature) link", class: .refused, during: nil) }
@@ -262,16 +262,7 @@ final class NativeAMQPDevice: ShardDevice {
         shard.left(self, was: was)
     }
 
-    private func finish() {
-        guard phase != .done else { return }
-        let was = phase
-        phase = .done
-        let session = self.session
-        self.session = nil
-        session?.close()
-        shard.finished(self, was: was)
-    }
-
+    /// Stops: every planned message acknowledged, the run is over, or too many attempts failed.
     func abandon() {
         guard phase != .done else { return }
         let was = phase

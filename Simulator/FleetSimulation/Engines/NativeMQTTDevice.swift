@@ -151,7 +151,7 @@ final class NativeMQTTDevice: DeviceSocketDelegate, ShardDevice {
             acknowledged += 1
             shard.record(.d2cAck, latency: now - sentAt, count: "d2c.acknowledged")
             if let next { send(.publish(next)) }
-            if let limit = behaviour.messageLimit, acknowledged >= limit { finish() } else { sendDue(now: now) }
+            if let limit = behaviour.messageLimit, acknowledged >= limit { abandon() } else { sendDue(now: now) }
         case .message(let publish, let acknowledge):
             deliver(publish, now: now)
             if let acknowledge {
@@ -343,20 +343,8 @@ final class NativeMQTTDevice: DeviceSocketDelegate, ShardDevice {
         shard.left(self, was: was)
     }
 
-    /// Every planned message acknowledged: DISCONNECT and close.
-    private func finish() {
-        guard phase != .done else { return }
-        let was = phase
-        phase = .done
-        let (packet, _) = session.disconnect()
-        if let packet { send(packet) }
-        let socket = self.socket
-        self.socket = nil
-        socket?.close(reason: "done")
-        shard.finished(self, was: was)
-    }
-
-    /// Stops: the run is over (DISCONNECT when connected), or too many attempts failed.
+    /// Stops: every planned message acknowledged or the run is over (DISCONNECT when connected), or too many
+    /// attempts failed.
     func abandon() {
         guard phase != .done else { return }
         let was = phase
@@ -367,7 +355,7 @@ final class NativeMQTTDevice: DeviceSocketDelegate, ShardDevice {
         }
         let socket = self.socket
         self.socket = nil
-        socket?.close(reason: "abandoned")
+        socket?.close(reason: "done")
         shard.finished(self, was: was)
     }
 }
