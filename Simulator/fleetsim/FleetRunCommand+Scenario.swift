@@ -122,15 +122,20 @@ extension FleetRunCommand {
         }
     }
 
-    /// Sockets the devices of `slice` need: one per native MQTT device, one per 995 native AMQP devices.
+    /// Descriptors the devices of `slice` need: a socket per native MQTT device, one per 995 native AMQP devices,
+    /// and three per SDK MQTT client (libmosquitto's socket and its wake-up pair) or one per SDK AMQP client.
     static func descriptorLoad(_ scenario: Scenario, slice: Range<Int>) -> Int {
-        var offset = 0, mqtt = 0, amqp = 0
+        var offset = 0, load = 0, amqp = 0
         for group in scenario.groups {
             let mine = (offset..<offset + group.count).clamped(to: slice).count
-            if group.engine == .nativeAMQP { amqp += mine } else { mqtt += mine }
+            switch group.engine {
+            case .nativeMQTT: load += mine
+            case .nativeAMQP: amqp += mine
+            case .sdk: load += group.sdkProtocol == "amqp" ? mine : 3 * mine
+            }
             offset += group.count
         }
-        return mqtt + (amqp + 994) / 995
+        return load + (amqp + 994) / 995
     }
 
     /// Reads and parses a scenario, with the duration and scale overrides applied.
@@ -157,11 +162,12 @@ extension FleetRunCommand {
         return scenario
     }
 
-    /// The native AMQP engine's settings when the scenario has native-amqp groups: the MQTT settings with the AMQP
+    /// The AMQP settings when the scenario has native-amqp groups or sdk groups over AMQP: the MQTT settings with the AMQP
     /// port, over TLS unless a plain port is given.
     static func amqpTransport(_ scenario: Scenario, _ transport: NativeMQTTEngine.Configuration, amqpPort: Int,
                               plainAmqpPort: Int?, caFile: String?) throws -> NativeMQTTEngine.Configuration? {
-        guard scenario.groups.contains(where: { $0.engine == .nativeAMQP }) else { return nil }
+        guard scenario.groups.contains(where: { $0.engine == .nativeAMQP || $0.engine == .sdk && $0.sdkProtocol == "amqp" })
+        else { return nil }
         var amqp = transport
         amqp.port = plainAmqpPort ?? amqpPort
         amqp.tls = plainAmqpPort == nil ? try DeviceTLSContext.shared(trust: caFile.map { .caFile($0) } ?? .system) : nil

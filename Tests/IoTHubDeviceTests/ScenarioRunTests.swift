@@ -105,22 +105,42 @@ struct ScenarioRunTests {
     }
 
     @Test func everyCountOfAMixedScenarioAddsUp() async throws {
+        try await runMixedScenario(Self.yaml)
+    }
+
+    /// The same scenario on the `sdk` engine: the thermostats are `DeviceClient`s over MQTT (libmosquitto), the
+    /// trackers `DeviceClient`s over AMQP (Qpid Proton), with the same counts required.
+    @Test func everyCountAddsUpOnTheSDKEngine() async throws {
+        let yaml = Self.yaml
+            .replacingOccurrences(of: "    ids: \"scenario-thermo-{index:03}\"\n", with: "    ids: \"scenario-sdk-thermo-{index:03}\"\n    engine: sdk\n")
+            .replacingOccurrences(of: "    ids: \"scenario-tracker-{index}\"\n", with: "    ids: \"scenario-sdk-tracker-{index}\"\n    engine: sdk\n    protocol: amqp\n")
+        try await runMixedScenario(yaml) { scenario in
+            #expect(scenario.groups.map(\.engine) == [.sdk, .sdk])
+            #expect(scenario.groups.map(\.sdkProtocol) == ["mqtt", "amqp"])
+        }
+    }
+
+    private func runMixedScenario(_ yaml: String, check: (Scenario) -> Void = { _ in }) async throws {
         // A hub, a fleet and the service side load the machine: not beside timing-sensitive tests.
         let lock = try await HeavyTestLock.acquire()
         defer { lock.release() }
         let hub = try await LocalHub.start()
         defer { hub.removeData() }
-        let scenario = try ScenarioParser.parse(Self.yaml)
+        let scenario = try ScenarioParser.parse(yaml)
+        check(scenario)
         let provisioner = try FleetSimulationTests.provisioner(hub)
         let keys = try await provisioner.provision(ScenarioRun.deviceIds(scenario))
         var transport = NativeMQTTEngine.Configuration(hostName: "localhost")
         transport.gatewayHostName = "127.0.0.1"
         transport.port = hub.mqttPort
         transport.loops = 2
+        var amqp = transport
+        amqp.port = hub.amqpPort
+        var options = ScenarioRun.Options(transport: transport)
+        options.amqpTransport = amqp
         let service = try ServiceClient(connectionString: provisioner.connectionString, endpoint: provisioner.endpoint,
                                         caFile: hub.caPath)
-        let document = try await ScenarioRun(scenario: scenario, options: .init(transport: transport), keys: keys,
-                                             service: service).run()
+        let document = try await ScenarioRun(scenario: scenario, options: options, keys: keys, service: service).run()
         await service.shutdown()
 
         #expect(FleetRunChecks.problems(document).isEmpty, "\(FleetRunChecks.problems(document))")

@@ -393,6 +393,14 @@ final class FleetShard: @unchecked Sendable {
         reschedule(device, now: now())
     }
 
+    /// The device's connection dropped and it reconnects by itself (the `sdk` engine's clients do).
+    func reconnecting(_ device: any ShardDevice) {
+        connectedNow -= 1
+        connecting += 1
+        control.setOnline(device.planned.index, false)
+        reschedule(device, now: now())
+    }
+
     /// The device left on purpose (its lifecycle) and will come back.
     func left(_ device: any ShardDevice, was: ShardDevicePhase) {
         if was == .connected {

@@ -138,6 +138,7 @@ extension FleetShard {
     /// run report apart), runs them, and merges what they measured.
     static func runAll(_ configuration: NativeMQTTEngine.Configuration, behaviours: [DeviceBehaviour],
                        devices: [PlannedDevice], control: RunControl, loopName: String, shardOffset: Int,
+                       beforeShutdown: () async -> Void = {},
                        factory: (FleetShard) -> ((Int, PlannedDevice, DeviceBehaviour, FleetShard) -> any ShardDevice)?)
         async throws -> NativeMQTTEngine.Result
     {
@@ -158,6 +159,7 @@ extension FleetShard {
             for await result in group { results.append(result) }
             return results
         }
+        await beforeShutdown()
         var timeline = FleetTimeline()
         for result in results { timeline.merge(result.timeline) }
         return NativeMQTTEngine.Result(

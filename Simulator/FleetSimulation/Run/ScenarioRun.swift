@@ -62,16 +62,16 @@ public struct ScenarioRun: Sendable {
         let wallStart = Timestamp(secondsSince1970: Int64(Date().timeIntervalSince1970))
         for group in scenario.groups {
             let transport: NativeMQTTEngine.Configuration
-            switch group.engine {
-            case .nativeMQTT:
-                transport = options.transport
-            case .nativeAMQP:
+            if group.engine == .nativeAMQP || group.engine == .sdk && group.sdkProtocol == "amqp" {
                 guard let amqp = options.amqpTransport else {
-                    throw FleetError.invalidConfiguration("group '\(group.name)' runs on native-amqp: give the hub's AMQP port (--amqp-port, or --plain-amqp-port)")
+                    throw FleetError.invalidConfiguration("group '\(group.name)' speaks AMQP: give the hub's AMQP port (--amqp-port, or --plain-amqp-port)")
                 }
                 transport = amqp
-            case .sdk:
-                throw FleetError.invalidConfiguration("group '\(group.name)': the sdk engine does not run scenarios yet; use native-mqtt or native-amqp")
+            } else {
+                transport = options.transport
+            }
+            if group.engine == .sdk, let mix = group.cloudToDevice, mix.complete < 1 {
+                throw FleetError.invalidConfiguration("group '\(group.name)': the sdk engine completes every C2D message (DeviceClient has no reject or abandon); drop the c2d mix or use native-amqp")
             }
             guard (group.security == .tls) == (transport.tls != nil) else {
                 throw FleetError.invalidConfiguration(group.security == .tls
@@ -129,26 +129,41 @@ public struct ScenarioRun: Sendable {
         }
         let monitorTask = monitorResponse.map { monitor, box in Task { await monitor.read(box.response) } }
 
-        let amqpGroups = Set(scenario.groups.indices.filter { scenario.groups[$0].engine == .nativeAMQP })
-        let mqttDevices = planned.filter { !amqpGroups.contains($0.group) }
-        let amqpDevices = planned.filter { amqpGroups.contains($0.group) }
+        // Each engine (and the sdk engine per protocol) runs its own shards.
+        func devices(on engine: SimulationEngine, sdkProtocol: String? = nil) -> [PlannedDevice] {
+            let groups = Set(scenario.groups.indices.filter {
+                scenario.groups[$0].engine == engine && (sdkProtocol == nil || scenario.groups[$0].sdkProtocol == sdkProtocol)
+            })
+            return planned.filter { groups.contains($0.group) }
+        }
+        let mqttDevices = devices(on: .nativeMQTT)
+        let amqpDevices = devices(on: .nativeAMQP)
+        let sdkMQTTDevices = devices(on: .sdk, sdkProtocol: "mqtt")
+        let sdkAMQPDevices = devices(on: .sdk, sdkProtocol: "amqp")
         var amqpShared = options.amqpTransport ?? shared
         amqpShared.stampTelemetry = shared.stampTelemetry
         amqpShared.deadline = shared.deadline
         amqpShared.connectsPerSecond = shared.connectsPerSecond
-        let engine = Task { [mqttDevices, amqpDevices, shared, amqpShared, scaled] in
+        let engine = Task { [mqttDevices, amqpDevices, sdkMQTTDevices, sdkAMQPDevices, shared, amqpShared, scaled] in
             async let mqtt = mqttDevices.isEmpty ? nil
                 : NativeMQTTEngine.run(shared, behaviours: scaled, devices: mqttDevices, control: control)
             async let amqp = amqpDevices.isEmpty ? nil
                 : NativeAMQPEngine.run(amqpShared, behaviours: scaled, devices: amqpDevices, control: control)
-            return try await [mqtt, amqp].compactMap { $0 }
+            async let sdkMQTT = sdkMQTTDevices.isEmpty ? nil
+                : SDKEngine.run(shared, clientProtocol: .mqtt, behaviours: scaled, devices: sdkMQTTDevices,
+                                control: control, shardOffset: 2_000)
+            async let sdkAMQP = sdkAMQPDevices.isEmpty ? nil
+                : SDKEngine.run(amqpShared, clientProtocol: .amqp, behaviours: scaled, devices: sdkAMQPDevices,
+                                control: control, shardOffset: 3_000)
+            return try await [mqtt, amqp, sdkMQTT, sdkAMQP].compactMap { $0 }
         }
         let plannedCount = planned.count
         var displayTask: Task<Void, Never>?
         if let display = options.display {
             displayTask = Task { await display.run(control: control, devices: plannedCount) }
         }
-        let shards = (mqttDevices.isEmpty ? 0 : max(1, shared.loops)) + (amqpDevices.isEmpty ? 0 : max(1, amqpShared.loops))
+        let shards = [(mqttDevices, shared), (amqpDevices, amqpShared), (sdkMQTTDevices, shared), (sdkAMQPDevices, amqpShared)]
+            .reduce(0) { $0 + ($1.0.isEmpty ? 0 : max(1, $1.1.loops)) }
 
         // Up: every shard's devices tried their first connect.
         let rampEnd = ContinuousClock.now + options.rampTimeout
