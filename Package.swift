@@ -70,6 +70,9 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "X509", package: "swift-certificates"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "SwiftASN1", package: "swift-asn1"),
         ], path: "Simulator/FleetSimulation"),
         .executableTarget(name: "fleetsim", dependencies: [
             "FleetSimulation", "IoTHubProtocol", "IoTHubDevice",

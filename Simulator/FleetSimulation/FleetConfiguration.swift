@@ -6,6 +6,8 @@ public struct FleetConfiguration: Sendable {
     public var hostName: String
     /// Where devices connect when it is not `hostName` (for example `127.0.0.1`).
     public var gatewayHostName: String?
+    /// Several places to connect to instead (brokers or hub nodes): device `i` goes to `gateways[i % count]`.
+    public var gateways: [String] = []
     /// MQTT over TLS port; ignored with ``plainMQTTPort``.
     public var mqttsPort: Int = 8883
     /// A plain MQTT port (the companion hub's opt-in local port).

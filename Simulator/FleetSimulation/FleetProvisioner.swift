@@ -31,6 +31,9 @@ public struct FleetProvisioner: Sendable {
     public var options: ProvisioningOptions
     /// Where retries and stops are logged.
     public var logger = Logger(label: "fleetsim.provision")
+    /// Devices to create as CA-signed X.509 devices (IoT Hub's `certificateAuthority` type) rather than with SAS
+    /// keys; upload their CA with ``uploadCertificateAuthority(_:)`` first.
+    public var certificateAuthorityDevices: Set<String> = []
 
     /// - Throws: ``FleetError/invalidConfiguration(_:)`` for a connection string that is not a policy's, an
     ///   endpoint that is not `http://` or `https://`, or options out of range.
@@ -75,8 +78,9 @@ public struct FleetProvisioner: Sendable {
         let transport = HTTPBulkRegistryTransport(endpoint: endpoint, connectionString: connectionString,
                                                   caFile: caFile, connections: options.concurrency,
                                                   timeout: options.requestTimeout)
-        let run = ProvisioningRun(options: options, transport: transport, clock: SystemProvisioningClock(),
+        var run = ProvisioningRun(options: options, transport: transport, clock: SystemProvisioningClock(),
                                   logger: logger)
+        run.certificateAuthorityDevices = certificateAuthorityDevices
         let summary = await run.run(deviceIds, seed: seed, progress: progress)
         await transport.shutdown()
         if let stopReason = summary.stopReason { logger.error("provisioning stopped: \(stopReason)") }

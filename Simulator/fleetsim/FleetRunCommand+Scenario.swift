@@ -26,7 +26,7 @@ extension FleetRunCommand {
         guard processes >= 1, load / processes <= 19_000 else {
             throw ValidationError("\(load) sockets over \(processes) worker(s) is over 19,000 per process; use more workers")
         }
-        let provisioner = try hub.provisioner()
+        var provisioner = try hub.provisioner()
         let keySeed: SharedAccessKey
         if let seed {
             guard let parsed = try? SharedAccessKey(base64: seed) else { throw ValidationError("--seed must be base64") }
@@ -37,10 +37,25 @@ extension FleetRunCommand {
         let mine = Array(ids[slice])
         print("fleetsim: scenario \(scenario.name) from \(path): \(ids.count) devices in \(scenario.groups.count) group(s), "
               + "\(scenario.duration.components.seconds) s" + (shard.map { "; shard \($0): \(slice.count) devices" } ?? ""))
+        // X.509 groups: CA-signed devices, the CA derived from the seed like the keys.
+        let authority = try Self.certificateAuthority(scenario, seed: keySeed)
         let keys: [String: String]
         if noProvision {
             keys = FleetProvisioner.derivedKeys(for: mine, seed: keySeed)
         } else {
+            if let authority {
+                print("fleetsim: uploading the fleet's CA certificate as \(authority.certificateName)")
+                let service = try ServiceClient(connectionString: provisioner.connectionString, endpoint: hub.endpoint,
+                                                caFile: hub.caFile, connections: 1)
+                do {
+                    try await service.uploadCertificateAuthority(authority)
+                    await service.shutdown()
+                } catch {
+                    await service.shutdown()
+                    throw error
+                }
+                provisioner.certificateAuthorityDevices = Self.x509DeviceIds(scenario, slice: slice)
+            }
             print("fleetsim: creating \(mine.count) devices through \(provisioner.endpoint)")
             fflush(nil)
             keys = try await provisioner.provision(mine, seed: keySeed)
@@ -49,12 +64,13 @@ extension FleetRunCommand {
         let files = FleetRunFiles(directory: output ?? "fleetsim-reports/\(scenario.name)-\(Self.fileTimestamp())")
         let document: FleetRunDocument
         if processes == 1 {
-            document = try await runInProcess(scenario, slice: slice, total: ids.count, keys: keys, provisioner: provisioner)
+            document = try await runInProcess(scenario, slice: slice, total: ids.count, keys: keys, provisioner: provisioner,
+                                              authority: authority)
         } else {
             print("fleetsim: \(processes) worker processes, \(slice.count / processes)–\((slice.count + processes - 1) / processes) devices each")
             fflush(nil)
             let pool = WorkerPool(arguments: workerArguments(path: path, seed: keySeed), slices: FleetSlices.split(slice, into: processes),
-                                  total: ids.count, gatewayIsLoopback: (hub.gateway ?? provisioner.connectionString.hostName).hasPrefix("127.")
+                                  total: ids.count, gatewayIsLoopback: (hub.gateways.first ?? provisioner.connectionString.hostName).hasPrefix("127.")
                                       || hub.gateway == nil && provisioner.connectionString.hostName == "localhost",
                                   bindGiven: bind != nil)
             document = try await pool.run(display: quiet ? nil : LiveDisplay.standardOutput(), devices: slice.count,
@@ -68,7 +84,9 @@ extension FleetRunCommand {
     }
 
     private func runInProcess(_ scenario: Scenario, slice: Range<Int>, total: Int, keys: [String: String],
-                              provisioner: FleetProvisioner) async throws -> FleetRunDocument {
+                              provisioner: FleetProvisioner, authority: FleetCertificateAuthority?) async throws
+        -> FleetRunDocument
+    {
         var transport = try NativeMQTTEngine.Configuration(connection(hostName: provisioner.connectionString.hostName))
         transport.window = window
         transport.connectsPerSecond = connectRate
@@ -78,6 +96,7 @@ extension FleetRunCommand {
         options.amqpTransport = try Self.amqpTransport(scenario, transport, amqpPort: amqpPort, plainAmqpPort: plainAmqpPort,
                                                        caFile: hub.caFile)
         options.display = quiet ? nil : LiveDisplay.standardOutput()
+        options.certificateAuthority = authority
         if slice.count < total {
             options.slice = slice
             options.share = Double(slice.count) / Double(total)
@@ -138,6 +157,24 @@ extension FleetRunCommand {
         return load + (amqp + 994) / 995
     }
 
+    /// The fleet's CA when the scenario has `auth: x509` groups.
+    static func certificateAuthority(_ scenario: Scenario, seed: SharedAccessKey) throws -> FleetCertificateAuthority? {
+        scenario.groups.contains { $0.authentication == .x509 } ? try FleetCertificateAuthority(seed: seed) : nil
+    }
+
+    /// The ids of `slice` in `auth: x509` groups.
+    static func x509DeviceIds(_ scenario: Scenario, slice: Range<Int>) -> Set<String> {
+        var ids: Set<String> = []
+        var offset = 0
+        for group in scenario.groups {
+            if group.authentication == .x509 {
+                for index in (offset..<offset + group.count).clamped(to: slice) { ids.insert(group.ids.id(index - offset)) }
+            }
+            offset += group.count
+        }
+        return ids
+    }
+
     /// Reads and parses a scenario, with the duration and scale overrides applied.
     static func loadScenario(_ path: String, durationSeconds: Int?, scale: Double?) throws -> Scenario {
         let text: String
@@ -183,7 +220,8 @@ extension FleetRunCommand {
         -> FleetConfiguration
     {
         var configuration = FleetConfiguration(hostName: hostName)
-        configuration.gatewayHostName = hub.gateway
+        configuration.gatewayHostName = hub.gateways.first
+        configuration.gateways = hub.gateways.count > 1 ? hub.gateways : []
         configuration.mqttsPort = mqttPort
         configuration.plainMQTTPort = plainMqttPort
         configuration.caFile = hub.caFile

@@ -13,8 +13,13 @@ struct HubOptions: ParsableArguments {
     @Option(help: "A CA file to trust for HTTPS and the device protocol over TLS (default: the system trust store).")
     var caFile: String?
 
-    @Option(help: "Connect devices here instead of the connection string's HostName (e.g. 127.0.0.1).")
+    @Option(help: "Connect devices here instead of the connection string's HostName (e.g. 127.0.0.1); several, comma-separated, spread the devices over them (brokers or hub nodes on the same port).")
     var gateway: String?
+
+    /// The `--gateway` hosts, in order (none when not given).
+    var gateways: [String] {
+        gateway.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } } ?? []
+    }
 
     /// These options as command-line arguments again (for worker processes).
     var arguments: [String] {

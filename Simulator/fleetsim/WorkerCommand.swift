@@ -52,6 +52,7 @@ struct WorkerCommand: AsyncParsableCommand {
                                                                   plainAmqpPort: plainAmqpPort, caFile: hub.caFile)
         options.slice = slice
         options.share = Double(slice.count) / Double(ids.count)
+        options.certificateAuthority = try FleetRunCommand.certificateAuthority(scenario, seed: seed)
         let behind = Date().timeIntervalSince1970 * 1000 - Double(startedUnixMs)
         options.started = ContinuousClock.now - .milliseconds(Int64(max(0, behind)))
         options.display = LiveDisplay.workerProgress { line in

@@ -43,6 +43,11 @@ static inline long copenssl_bio_get_mem_data(BIO *bio, char **data) {
     return BIO_get_mem_data(bio, data);
 }
 
+/// `SSL_CTX_add_extra_chain_cert`, a macro; on success the context owns `certificate`.
+static inline long copenssl_ctx_add_extra_chain_cert(SSL_CTX *ctx, X509 *certificate) {
+    return SSL_CTX_add_extra_chain_cert(ctx, certificate);
+}
+
 static inline void copenssl_free(void *pointer) {
     OPENSSL_free(pointer);
 }

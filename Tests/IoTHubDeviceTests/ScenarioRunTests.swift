@@ -120,6 +120,94 @@ struct ScenarioRunTests {
         }
     }
 
+    /// X.509 groups over TLS: CA-signed devices (the fleet's CA, derived from the seed, uploaded verified) on the
+    /// native MQTT engine and on the sdk engine over MQTT and over AMQP, each with telemetry, a twin report and a
+    /// method; a native-amqp X.509 group is refused with a reason.
+    @Test func x509GroupsAuthenticateWithTheFleetsCertificateAuthority() async throws {
+        let lock = try await HeavyTestLock.acquire()
+        defer { lock.release() }
+        let hub = try await LocalHub.start()
+        defer { hub.removeData() }
+        func group(_ name: String, _ engine: String) -> String {
+            """
+              - name: \(name)
+                count: 20
+                ids: "x509-\(name)-{index:02}"
+                \(engine)
+                auth: x509
+                telemetry: {interval: 500ms, payload: {value: {uniform: {min: 0, max: 1}}}}
+                twin: {reportOnConnect: {auth: x509}}
+                methods: [{name: ping, status: 200}]
+            """
+        }
+        let yaml = """
+            name: x509
+            duration: 4s
+            groups:
+            \(group("native", "engine: native-mqtt"))
+            \(group("sdkmqtt", "engine: sdk"))
+            \(group("sdkamqp", "engine: sdk\n    protocol: amqp"))
+            service:
+              readTelemetry: true
+              methods: [{name: ping, rate: 10/s, timeout: 10s}]
+            """
+        let scenario = try ScenarioParser.parse(yaml)
+        let seed = SharedAccessKey.random()
+        let authority = try FleetCertificateAuthority(seed: seed)
+        var provisioner = try FleetSimulationTests.provisioner(hub)
+        let ids = ScenarioRun.deviceIds(scenario)
+        provisioner.certificateAuthorityDevices = Set(ids)
+        let service = try ServiceClient(connectionString: provisioner.connectionString, endpoint: provisioner.endpoint,
+                                        caFile: hub.caPath)
+        try await service.uploadCertificateAuthority(authority)
+        try await service.uploadCertificateAuthority(authority)   // again: already there and verified
+        let keys = try await provisioner.provision(ids, seed: seed)
+        var transport = NativeMQTTEngine.Configuration(hostName: "localhost")
+        transport.gatewayHostName = "127.0.0.1"
+        transport.port = hub.mqttsPort
+        transport.tls = try DeviceTLSContext.shared(trust: .caFile(hub.caPath))
+        var amqp = transport
+        amqp.port = hub.amqpsPort
+        var options = ScenarioRun.Options(transport: transport)
+        options.amqpTransport = amqp
+        options.certificateAuthority = authority
+        let document = try await ScenarioRun(scenario: scenario, options: options, keys: keys, service: service).run()
+
+        #expect(FleetRunChecks.problems(document).isEmpty, "\(FleetRunChecks.problems(document)) \(document.errors ?? [:])")
+        let counter = document.counter
+        #expect(counter("devices.connected") == 60)
+        #expect(counter("d2c.sent") > 60 && counter("d2c.acknowledged") == counter("d2c.sent"))
+        #expect(counter("d2c.seen") == counter("d2c.sent"))
+        #expect(counter("twin.answered") == 60)
+        #expect(counter("method.called") > 10 && counter("method.succeeded") == counter("method.called"))
+        let stored = try await hub.services.events.events(after: 0, deviceId: nil, limit: 10_000)
+        #expect(stored.count == counter("d2c.acknowledged"))
+        #expect(stored.allSatisfy { $0.message.systemProperties.connectionAuthMethod?.contains("x509CA") == true })
+        for name in ["native", "sdkmqtt", "sdkamqp"] {
+            #expect(stored.contains { $0.identity.deviceId.hasPrefix("x509-\(name)-") }, "\(name) sent telemetry")
+        }
+
+        // Certificates from a CA the hub does not know are refused.
+        var stranger = options
+        stranger.certificateAuthority = try FleetCertificateAuthority(seed: .random())
+        var short = try ScenarioParser.parse(yaml)
+        short.groups = [short.groups[0]]
+        short.groups[0].count = 2
+        short.duration = .seconds(1)
+        short.service = .idle
+        let rejected = try await ScenarioRun(scenario: short, options: stranger, keys: keys, service: nil).run()
+        #expect(rejected.counter("devices.connected") == 0)
+        #expect(rejected.metrics.operations[.connect]?.failures.isEmpty == false)
+
+        // Multiplexed AMQP cannot carry a certificate per device.
+        let refused = try ScenarioParser.parse(yaml.replacingOccurrences(of: "engine: native-mqtt", with: "engine: native-amqp"))
+        await #expect(throws: FleetError.self) {
+            _ = try await ScenarioRun(scenario: refused, options: options, keys: keys, service: nil).run()
+        }
+        await service.shutdown()
+        await hub.stop()
+    }
+
     private func runMixedScenario(_ yaml: String, check: (Scenario) -> Void = { _ in }) async throws {
         // A hub, a fleet and the service side load the machine: not beside timing-sensitive tests.
         let lock = try await HeavyTestLock.acquire()

@@ -165,12 +165,13 @@ final class FleetShard: @unchecked Sendable {
     }
 
     /// The socket settings for the `attempt`-th connection of the device at `index` in this shard: source
-    /// addresses rotate over the devices, and over one device's attempts.
-    func socketSettings(device index: Int, attempt: Int) -> DeviceSocket.Settings {
+    /// addresses rotate over the devices, and over one device's attempts. `tls` replaces the shared context (a
+    /// device that presents its own certificate).
+    func socketSettings(device index: Int, attempt: Int, tls: DeviceTLSContext? = nil) -> DeviceSocket.Settings {
         let bind = configuration.bindAddresses.isEmpty ? nil
             : configuration.bindAddresses[(index + attempt) % configuration.bindAddresses.count]
-        return DeviceSocket.Settings(host: configuration.gatewayHostName ?? configuration.hostName,
-                                     port: configuration.port, bindAddress: bind, tls: configuration.tls,
+        return DeviceSocket.Settings(host: configuration.gateway(forDevice: devices[index].planned.index),
+                                     port: configuration.port, bindAddress: bind, tls: tls ?? configuration.tls,
                                      connectTimeout: configuration.responseTimeout)
     }
 

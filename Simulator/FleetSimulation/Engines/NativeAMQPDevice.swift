@@ -58,7 +58,7 @@ final class NativeAMQPDevice: ShardDevice {
         do {
             // A session per connection attempt, so the source address can rotate.
             let session = try AMQPIdentitySession(
-                pool: pool, hostName: configuration.hostName, gatewayHostName: configuration.gatewayHostName,
+                pool: pool, hostName: configuration.hostName, gatewayHostName: configuration.gateway(forDevice: planned.index),
                 port: configuration.port, tls: configuration.tls, bindAddress: settings.bindAddress,
                 deviceId: planned.id, key: planned.key, tokenLifetime: configuration.tokenLifetime,
                 connectTimeout: configuration.responseTimeout)

@@ -39,6 +39,8 @@ final class NativeMQTTDevice: DeviceSocketDelegate, ShardDevice {
     /// Method responses held back for their handler's delay.
     private var heldResponses: [(due: Duration, topic: String, payload: [UInt8])] = []
     private var reportedOnConnect = false
+    /// The TLS context that presents this device's certificate (X.509 devices), made at its first connect.
+    private var clientTLS: DeviceTLSContext?
 
     init(index: Int, planned: PlannedDevice, behaviour: DeviceBehaviour, shard: FleetShard) {
         self.index = index
@@ -68,7 +70,19 @@ final class NativeMQTTDevice: DeviceSocketDelegate, ShardDevice {
         retryAt = nil
         connectStarted = now
         decoder = MQTTStreamDecoder()
-        let socket = DeviceSocket(settings: shard.socketSettings(device: index, attempt: attempts), loop: shard.loop)
+        if let certificate = planned.certificate, clientTLS == nil {
+            do {
+                clientTLS = try DeviceTLSContext(trust: shard.configuration.tls?.trust ?? .system,
+                                                 certificatePEM: certificate.certificatePEM,
+                                                 privateKeyPEM: certificate.privateKeyPEM)
+            } catch {
+                phase = .waiting
+                shard.failed(self, reason: "\(error)", class: .other, during: .connect)
+                return shard.lost(self, wasConnected: false, attempts: shard.configuration.maximumAttempts)
+            }
+        }
+        let socket = DeviceSocket(settings: shard.socketSettings(device: index, attempt: attempts, tls: clientTLS),
+                                  loop: shard.loop)
         socket.delegate = self
         self.socket = socket
         socket.connect()
@@ -76,11 +90,15 @@ final class NativeMQTTDevice: DeviceSocketDelegate, ShardDevice {
 
     func socketOpened(_ socket: DeviceSocket) {
         let configuration = shard.configuration
-        let expiry = UInt64(shard.unixTime()) + 3600
-        let token = SASToken.generate(resourceURI: "\(configuration.hostName)/devices/\(id)", key: planned.key, expiry: expiry)
         let userName = MQTTUserName(hostName: configuration.hostName, identity: identity, clientType: "fleetsim/0.1")
-        let connect = MQTTConnect(clientId: id, cleanSession: false, username: userName.description,
-                                  password: Array(token.description.utf8))
+        // An X.509 device authenticated in the TLS handshake: no password.
+        var password: [UInt8]?
+        if planned.certificate == nil {
+            let expiry = UInt64(shard.unixTime()) + 3600
+            let token = SASToken.generate(resourceURI: "\(configuration.hostName)/devices/\(id)", key: planned.key, expiry: expiry)
+            password = Array(token.description.utf8)
+        }
+        let connect = MQTTConnect(clientId: id, cleanSession: false, username: userName.description, password: password)
         send(session.connect(connect, now: shard.now()))
     }
 

@@ -9,6 +9,9 @@ public enum NativeMQTTEngine {
     public struct Configuration: Sendable {
         public var hostName: String
         public var gatewayHostName: String?
+        /// Several places to connect to instead (brokers or hub nodes, on the same port): the device at fleet
+        /// index `i` goes to `gateways[i % count]`.
+        public var gateways: [String] = []
         public var port: Int = 8883
         /// TLS for every connection (`nil`: plain TCP, for the companion hub's plain port).
         public var tls: DeviceTLSContext?
@@ -36,11 +39,17 @@ public enum NativeMQTTEngine {
 
         public init(hostName: String) { self.hostName = hostName }
 
+        /// Where the device at fleet index `index` connects.
+        public func gateway(forDevice index: Int) -> String {
+            gateways.isEmpty ? gatewayHostName ?? hostName : gateways[index % gateways.count]
+        }
+
         /// The settings a fleet run shares with the SDK engine (host, gateway, port, traffic, loops, source
         /// addresses, deadline), with a TLS context for ``FleetConfiguration/caFile`` unless the port is plain.
         public init(_ fleet: FleetConfiguration) throws {
             hostName = fleet.hostName
             gatewayHostName = fleet.gatewayHostName
+            gateways = fleet.gateways
             port = fleet.plainMQTTPort ?? fleet.mqttsPort
             tls = fleet.plainMQTTPort == nil ? try DeviceTLSContext.shared(trust: fleet.caFile.map { .caFile($0) } ?? .system) : nil
             messagesPerDevice = fleet.messagesPerDevice

@@ -17,6 +17,9 @@ final class SDKDevice: ShardDevice, @unchecked Sendable {
     let planned: PlannedDevice
     let behaviour: DeviceBehaviour
     unowned let shard: FleetShard
+    /// The shard's loop, held strongly: the client's tasks may report after the shard is gone (they find the
+    /// device done then, and touch nothing).
+    private let loop: DeviceEventLoop
     private let makeClient: @Sendable (PlannedDevice, DeviceEventLoop) throws -> DeviceClient
     private let closer: SDKClientCloser
     private var client: DeviceClient?
@@ -41,6 +44,7 @@ final class SDKDevice: ShardDevice, @unchecked Sendable {
         self.planned = planned
         self.behaviour = behaviour
         self.shard = shard
+        self.loop = shard.loop
         self.closer = closer
         self.makeClient = makeClient
         if let telemetry = behaviour.telemetry, !shard.hasStaticBody(group: planned.group) {
@@ -52,7 +56,7 @@ final class SDKDevice: ShardDevice, @unchecked Sendable {
 
     /// Runs `body` on the shard's loop if the client of `generation` is still this device's.
     private func onLoop(_ generation: Int, _ body: @escaping @Sendable (SDKDevice) -> Void) {
-        shard.loop.execute { [self] in
+        loop.execute { [self] in
             guard generation == self.generation, phase != .done else { return }
             body(self)
         }
@@ -238,7 +242,8 @@ final class SDKDevice: ShardDevice, @unchecked Sendable {
                     try await client.send(message)
                     onLoop(generation) { $0.acknowledgedOne(sentAt: sentAt) }
                 } catch {
-                    shard.loop.execute { [self] in
+                    loop.execute { [self] in
+                        guard phase != .done else { return }
                         failedSends += 1
                         shard.fail(.d2cAck, (error as? DeviceClientError)?.code == .timeout ? .timeout : .network)
                     }

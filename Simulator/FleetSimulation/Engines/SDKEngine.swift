@@ -51,7 +51,7 @@ public enum SDKEngine {
             } else {
                 options.plainTCPPort = configuration.port
             }
-            options.gatewayHostName = configuration.gatewayHostName
+            options.gatewayHostName = configuration.gateway(forDevice: planned.index)
             if !configuration.bindAddresses.isEmpty {
                 options.bindAddress = configuration.bindAddresses[planned.index % configuration.bindAddresses.count]
             }
@@ -63,6 +63,13 @@ public enum SDKEngine {
             if let keepAlive = configuration.keepAlive { options.keepAlive = Int(keepAlive.components.seconds) }
             options.productInfo = "swift-iot-hub-fleetsim/0.1 (sdk)"
             options.logger = logger
+            if let certificate = planned.certificate {
+                let tls = try DeviceTLSContext(trust: configuration.tls?.trust ?? .system,
+                                               certificatePEM: certificate.certificatePEM,
+                                               privateKeyPEM: certificate.privateKeyPEM)
+                return try DeviceClient(hostName: configuration.hostName, deviceId: planned.id, x509Context: tls,
+                                        options: options)
+            }
             return try DeviceClient(hostName: configuration.hostName, deviceId: planned.id,
                                     sharedAccessKey: planned.key.base64, options: options)
         }

@@ -10,6 +10,8 @@ package struct ProvisioningRun: Sendable {
     package var transport: any BulkRegistryTransport
     package var clock: any ProvisioningClock
     package var logger: Logger
+    /// Devices created as IoT Hub `certificateAuthority` devices (X.509, CA-signed) rather than with SAS keys.
+    package var certificateAuthorityDevices: Set<String> = []
 
     package init(options: ProvisioningOptions, transport: any BulkRegistryTransport, clock: any ProvisioningClock,
                  logger: Logger) {
@@ -57,7 +59,7 @@ package struct ProvisioningRun: Sendable {
 
     /// Sends one batch, retrying throttled, unavailable and dropped calls.
     func send(_ ids: [String], seed: SharedAccessKey, tally: ProvisioningTally) async -> Outcome {
-        let body = Self.body(ids, seed: seed)
+        let body = Self.body(ids, seed: seed, certificateAuthority: certificateAuthorityDevices)
         var attempt = 1
         while true {
             let cause: String, failure: String
@@ -96,9 +98,16 @@ package struct ProvisioningRun: Sendable {
         }
     }
 
-    /// The bulk call's body: `createOrUpdate` of every id, enabled, with its derived key as both keys.
-    package static func body(_ ids: [String], seed: SharedAccessKey) -> [UInt8] {
+    /// The bulk call's body: `createOrUpdate` of every id, enabled, with its derived key as both keys, or as a
+    /// CA-signed X.509 device when it is one of `certificateAuthority`.
+    package static func body(_ ids: [String], seed: SharedAccessKey, certificateAuthority: Set<String> = []) -> [UInt8] {
         JSONValue.array(ids.map { deviceId in
+            if certificateAuthority.contains(deviceId) {
+                return [
+                    "id": .string(deviceId), "importMode": "createOrUpdate", "status": "enabled",
+                    "authentication": ["type": "certificateAuthority"],
+                ]
+            }
             let key = JSONValue.string(seed.derivedDeviceKey(registrationId: deviceId).base64)
             return [
                 "id": .string(deviceId), "importMode": "createOrUpdate", "status": "enabled",

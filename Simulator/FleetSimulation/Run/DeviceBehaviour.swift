@@ -46,17 +46,22 @@ public struct DeviceBehaviour: Sendable {
 }
 
 /// One device of a run: its place in the whole fleet (for its payload seed and the service side's view of who
-/// is online), its id and key, and its group's behaviour.
+/// is online), its id and credentials, and its group's behaviour.
 public struct PlannedDevice: Sendable {
     public var index: Int
     public var id: String
+    /// Its SAS key (unused when it has a certificate).
     public var key: SharedAccessKey
+    /// Its X.509 certificate and key, for an `auth: x509` group: it authenticates with TLS client authentication.
+    public var certificate: FleetCertificateAuthority.DeviceCertificate?
     public var group: Int
 
-    public init(index: Int, id: String, key: SharedAccessKey, group: Int) {
+    public init(index: Int, id: String, key: SharedAccessKey, certificate: FleetCertificateAuthority.DeviceCertificate? = nil,
+                group: Int) {
         self.index = index
         self.id = id
         self.key = key
+        self.certificate = certificate
         self.group = group
     }
 }

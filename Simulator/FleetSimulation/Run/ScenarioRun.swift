@@ -29,6 +29,8 @@ public struct ScenarioRun: Sendable {
         public var drainTimeout: Duration = .seconds(20)
         /// Where the live display goes (`nil`: none).
         public var display: LiveDisplay?
+        /// Issues the certificates of `auth: x509` groups' devices (the hub must trust it: provisioning uploads it).
+        public var certificateAuthority: FleetCertificateAuthority?
         /// The run's start, shared by the workers of one run so their timelines line up.
         public var started: ContinuousClock.Instant = .now
 
@@ -78,8 +80,16 @@ public struct ScenarioRun: Sendable {
                     ? "group '\(group.name)' connects over TLS: drop --plain-mqtt-port, or set security: plain"
                     : "group '\(group.name)' is security: plain: pass the hub's plain port (--plain-mqtt-port or --plain-amqp-port), or set security: tls")
             }
-            guard group.authentication == .sas else {
-                throw FleetError.invalidConfiguration("group '\(group.name)': native-mqtt simulates SAS devices; x509 groups need the sdk engine")
+            if group.authentication == .x509 {
+                guard group.engine != .nativeAMQP else {
+                    throw FleetError.invalidConfiguration("group '\(group.name)': X.509 devices cannot share AMQP connections (the certificate belongs to the TLS connection, as in IoT Hub); use native-mqtt, or sdk with protocol: amqp")
+                }
+                guard group.security == .tls else {
+                    throw FleetError.invalidConfiguration("group '\(group.name)': X.509 authentication happens in the TLS handshake; set security: tls")
+                }
+                guard options.certificateAuthority != nil else {
+                    throw FleetError.invalidConfiguration("group '\(group.name)' is auth: x509: the run needs the fleet's certificate authority (fleetsim derives it from --seed)")
+                }
             }
         }
         let ids = Self.deviceIds(scenario)
@@ -102,7 +112,11 @@ public struct ScenarioRun: Sendable {
                 guard let text = keys[ids[index]], let key = try? SharedAccessKey(base64: text) else {
                     throw FleetError.invalidConfiguration("no valid key for device \(ids[index])")
                 }
-                planned.append(PlannedDevice(index: index, id: ids[index], key: key, group: group))
+                var certificate: FleetCertificateAuthority.DeviceCertificate?
+                if scenario.groups[group].authentication == .x509, let authority = options.certificateAuthority {
+                    certificate = try authority.issue(deviceId: ids[index])
+                }
+                planned.append(PlannedDevice(index: index, id: ids[index], key: key, certificate: certificate, group: group))
             }
         }
 

@@ -66,6 +66,61 @@ public final class DeviceTLSContext: @unchecked Sendable {
         }
     }
 
+    /// Creates a client context that presents a client certificate held in memory rather than in files: for keys
+    /// read from a secure element or a provisioning service, or certificates made on the fly (as the fleet
+    /// simulator does).
+    /// - Parameters:
+    ///   - certificatePEM: the device certificate, PEM, followed by any intermediate certificates.
+    ///   - privateKeyPEM: the certificate's private key, unencrypted PEM (PKCS #8 or the algorithm's own form).
+    /// - Throws: ``DeviceClientError/tlsConfiguration(_:)`` for PEM that holds no certificate or key, or a key that
+    ///   does not match the certificate.
+    public convenience init(trust: Trust = .system, certificatePEM: String, privateKeyPEM: String)
+        throws(DeviceClientError)
+    {
+        try self.init(trust: trust, hasClientCertificate: true)
+        guard let certificates = Self.memoryBIO(certificatePEM) else {
+            throw .tlsConfiguration("OpenSSL could not read the certificate PEM: \(Self.lastError())")
+        }
+        defer { BIO_free(certificates) }
+        guard let leaf = PEM_read_bio_X509(certificates, nil, nil, nil) else {
+            throw .tlsConfiguration("the certificate PEM holds no certificate: \(Self.lastError())")
+        }
+        defer { X509_free(leaf) }
+        guard SSL_CTX_use_certificate(context, leaf) == 1 else {
+            throw .tlsConfiguration("OpenSSL refused the client certificate: \(Self.lastError())")
+        }
+        // Intermediates after the leaf: the context takes ownership of each one it adds.
+        while let intermediate = PEM_read_bio_X509(certificates, nil, nil, nil) {
+            guard copenssl_ctx_add_extra_chain_cert(context, intermediate) == 1 else {
+                X509_free(intermediate)
+                throw .tlsConfiguration("OpenSSL refused an intermediate certificate: \(Self.lastError())")
+            }
+        }
+        ERR_clear_error()   // the loop above ends on "no start line"
+        guard let keyBIO = Self.memoryBIO(privateKeyPEM) else {
+            throw .tlsConfiguration("OpenSSL could not read the private key PEM: \(Self.lastError())")
+        }
+        defer { BIO_free(keyBIO) }
+        guard let key = PEM_read_bio_PrivateKey(keyBIO, nil, { _, _, _, _ in 0 }, nil) else {
+            throw .tlsConfiguration("the private key PEM holds no unencrypted key: \(Self.lastError())")
+        }
+        defer { EVP_PKEY_free(key) }
+        guard SSL_CTX_use_PrivateKey(context, key) == 1, SSL_CTX_check_private_key(context) == 1 else {
+            throw .tlsConfiguration("the private key does not match the client certificate: \(Self.lastError())")
+        }
+    }
+
+    /// A read-only memory BIO over a copy of `text` (OpenSSL copies nothing, so the BIO owns the bytes it reads).
+    private static func memoryBIO(_ text: String) -> OpaquePointer? {
+        guard let bio = BIO_new(BIO_s_mem()) else { return nil }
+        let bytes = Array(text.utf8)
+        guard bytes.withUnsafeBytes({ BIO_write(bio, $0.baseAddress, Int32($0.count)) }) == Int32(bytes.count) else {
+            BIO_free(bio)
+            return nil
+        }
+        return bio
+    }
+
     /// Wraps an `SSL_CTX` configured elsewhere (for example with a key in an HSM through an OpenSSL engine or
     /// provider). The context is reference-counted: this takes a reference and releases it in `deinit`.
     /// - Parameter sslContext: a system-OpenSSL `SSL_CTX *` for TLS clients; it must verify the server.
