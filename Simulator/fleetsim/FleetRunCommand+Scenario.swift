@@ -97,6 +97,7 @@ extension FleetRunCommand {
                                                        caFile: hub.caFile)
         options.display = quiet ? nil : LiveDisplay.standardOutput()
         options.certificateAuthority = authority
+        options.rampTimeout = .seconds(max(1, rampTimeoutSeconds))
         if slice.count < total {
             options.slice = slice
             options.share = Double(slice.count) / Double(total)
@@ -121,6 +122,7 @@ extension FleetRunCommand {
         if let plainAmqpPort { arguments += ["--plain-amqp-port", String(plainAmqpPort)] }
         if let connectRate { arguments += ["--connect-rate", String(connectRate)] }
         if let durationSeconds { arguments += ["--duration-seconds", String(durationSeconds)] }
+        arguments += ["--ramp-timeout-seconds", String(rampTimeoutSeconds)]
         if let scale { arguments += ["--scale", String(scale)] }
         if let bind { arguments += ["--bind", bind] }
         return arguments

@@ -82,6 +82,9 @@ struct FleetRunCommand: AsyncParsableCommand {
     @Option(help: "With --scenario: write run.json, report.md and report.html here (default: fleetsim-reports/NAME-TIME).")
     var output: String?
 
+    @Option(help: "With --scenario: how long the fleet may take to come up, in seconds, before the timed part starts anyway.")
+    var rampTimeoutSeconds: Int = 300
+
     @Flag(help: "With --scenario: no live display.")
     var quiet = false
 

@@ -27,6 +27,7 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option var loops: Int = 1
     @Option var connectRate: Double?
     @Option var durationSeconds: Int?
+    @Option var rampTimeoutSeconds: Int = 300
     @Option var scale: Double?
     @Option var bind: String?
 
@@ -53,6 +54,7 @@ struct WorkerCommand: AsyncParsableCommand {
         options.slice = slice
         options.share = Double(slice.count) / Double(ids.count)
         options.certificateAuthority = try FleetRunCommand.certificateAuthority(scenario, seed: seed)
+        options.rampTimeout = .seconds(max(1, rampTimeoutSeconds))
         let behind = Date().timeIntervalSince1970 * 1000 - Double(startedUnixMs)
         options.started = ContinuousClock.now - .milliseconds(Int64(max(0, behind)))
         options.display = LiveDisplay.workerProgress { line in
