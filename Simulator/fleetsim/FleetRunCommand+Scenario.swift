@@ -151,6 +151,7 @@ extension FleetRunCommand {
             let mine = (offset..<offset + group.count).clamped(to: slice).count
             switch group.engine {
             case .nativeMQTT: load += mine
+            case .nativeAMQP where group.authentication == .x509: load += mine   // a connection each
             case .nativeAMQP: amqp += mine
             case .sdk: load += group.sdkProtocol == "amqp" ? mine : 3 * mine
             }

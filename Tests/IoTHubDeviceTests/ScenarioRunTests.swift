@@ -121,8 +121,8 @@ struct ScenarioRunTests {
     }
 
     /// X.509 groups over TLS: CA-signed devices (the fleet's CA, derived from the seed, uploaded verified) on the
-    /// native MQTT engine and on the sdk engine over MQTT and over AMQP, each with telemetry, a twin report and a
-    /// method; a native-amqp X.509 group is refused with a reason.
+    /// native MQTT engine, on the native AMQP engine (a connection per X.509 device) and on the sdk engine over
+    /// MQTT and over AMQP, each with telemetry, a twin report and a method.
     @Test func x509GroupsAuthenticateWithTheFleetsCertificateAuthority() async throws {
         let lock = try await HeavyTestLock.acquire()
         defer { lock.release() }
@@ -147,6 +147,7 @@ struct ScenarioRunTests {
             \(group("native", "engine: native-mqtt"))
             \(group("sdkmqtt", "engine: sdk"))
             \(group("sdkamqp", "engine: sdk\n    protocol: amqp"))
+            \(group("amqp", "engine: native-amqp"))
             service:
               readTelemetry: true
               methods: [{name: ping, rate: 10/s, timeout: 10s}]
@@ -175,15 +176,15 @@ struct ScenarioRunTests {
 
         #expect(FleetRunChecks.problems(document).isEmpty, "\(FleetRunChecks.problems(document)) \(document.errors ?? [:])")
         let counter = document.counter
-        #expect(counter("devices.connected") == 60)
+        #expect(counter("devices.connected") == 80)
         #expect(counter("d2c.sent") > 60 && counter("d2c.acknowledged") == counter("d2c.sent"))
         #expect(counter("d2c.seen") == counter("d2c.sent"))
-        #expect(counter("twin.answered") == 60)
+        #expect(counter("twin.answered") == 80)
         #expect(counter("method.called") > 10 && counter("method.succeeded") == counter("method.called"))
         let stored = try await hub.services.events.events(after: 0, deviceId: nil, limit: 10_000)
         #expect(stored.count == counter("d2c.acknowledged"))
         #expect(stored.allSatisfy { $0.message.systemProperties.connectionAuthMethod?.contains("x509CA") == true })
-        for name in ["native", "sdkmqtt", "sdkamqp"] {
+        for name in ["native", "sdkmqtt", "sdkamqp", "amqp"] {
             #expect(stored.contains { $0.identity.deviceId.hasPrefix("x509-\(name)-") }, "\(name) sent telemetry")
         }
 
@@ -199,11 +200,6 @@ struct ScenarioRunTests {
         #expect(rejected.counter("devices.connected") == 0)
         #expect(rejected.metrics.operations[.connect]?.failures.isEmpty == false)
 
-        // Multiplexed AMQP cannot carry a certificate per device.
-        let refused = try ScenarioParser.parse(yaml.replacingOccurrences(of: "engine: native-mqtt", with: "engine: native-amqp"))
-        await #expect(throws: FleetError.self) {
-            _ = try await ScenarioRun(scenario: refused, options: options, keys: keys, service: nil).run()
-        }
         await service.shutdown()
         await hub.stop()
     }

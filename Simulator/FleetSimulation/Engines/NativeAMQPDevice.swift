@@ -12,6 +12,8 @@ final class NativeAMQPDevice: ShardDevice {
     unowned let shard: FleetShard
     private let pool: AMQPConnectionPool
     private var session: AMQPIdentitySession?
+    /// The TLS context that presents this device's certificate (X.509 devices), made at its first connect.
+    private var clientTLS: DeviceTLSContext?
     private(set) var phase = ShardDevicePhase.waiting
     private var connectStarted: Duration = .zero
     private(set) var connectedAt: Duration = .zero
@@ -56,10 +58,16 @@ final class NativeAMQPDevice: ShardDevice {
         let configuration = shard.configuration
         let settings = shard.socketSettings(device: index, attempt: attempts)
         do {
+            // An X.509 device presents its own certificate, on a connection of its own.
+            if let certificate = planned.certificate, clientTLS == nil {
+                clientTLS = try DeviceTLSContext(trust: configuration.tls?.trust ?? .system,
+                                                 certificatePEM: certificate.certificatePEM,
+                                                 privateKeyPEM: certificate.privateKeyPEM)
+            }
             // A session per connection attempt, so the source address can rotate.
             let session = try AMQPIdentitySession(
                 pool: pool, hostName: configuration.hostName, gatewayHostName: configuration.gateway(forDevice: planned.index),
-                port: configuration.port, tls: configuration.tls, bindAddress: settings.bindAddress,
+                port: configuration.port, tls: clientTLS ?? configuration.tls, bindAddress: settings.bindAddress,
                 deviceId: planned.id, key: planned.key, tokenLifetime: configuration.tokenLifetime,
                 connectTimeout: configuration.responseTimeout)
             session.onEvent = { [unowned self, unowned session] event in handle(event, from: session) }

@@ -81,9 +81,6 @@ public struct ScenarioRun: Sendable {
                     : "group '\(group.name)' is security: plain: pass the hub's plain port (--plain-mqtt-port or --plain-amqp-port), or set security: tls")
             }
             if group.authentication == .x509 {
-                guard group.engine != .nativeAMQP else {
-                    throw FleetError.invalidConfiguration("group '\(group.name)': X.509 devices cannot share AMQP connections (the certificate belongs to the TLS connection, as in IoT Hub); use native-mqtt, or sdk with protocol: amqp")
-                }
                 guard group.security == .tls else {
                     throw FleetError.invalidConfiguration("group '\(group.name)': X.509 authentication happens in the TLS handshake; set security: tls")
                 }

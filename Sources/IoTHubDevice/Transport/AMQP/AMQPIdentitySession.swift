@@ -42,6 +42,10 @@ package final class AMQPIdentitySession: DeviceTransportDelegate {
 
     /// A session for `deviceId` with SAS tokens of `tokenLifetime` from `key`, on `pool`'s connections to
     /// `gatewayHostName ?? hostName`:`port` (TLS with `tls`, plain TCP without), from `bindAddress` if given.
+    ///
+    /// When `tls` presents a client certificate the device is an X.509 device: its certificate belongs to the TLS
+    /// connection (SASL EXTERNAL, no CBS token), so it gets a connection of its own on the pool's loop, as IoT Hub
+    /// requires, and `key` is not used.
     package init(pool: AMQPConnectionPool, hostName: String, gatewayHostName: String?, port: Int,
                  tls: DeviceTLSContext?, bindAddress: String?, deviceId: String, key: SharedAccessKey,
                  tokenLifetime: Duration, connectTimeout: Duration) throws(DeviceClientError) {
@@ -55,12 +59,14 @@ package final class AMQPIdentitySession: DeviceTransportDelegate {
         var logger = Logger(label: "fleetsim.amqp")
         logger.logLevel = .critical
         options.logger = logger
+        let x509 = tls?.hasClientCertificate == true
         transport = AMQPDeviceTransport(context: DeviceTransportContext(loop: pool.eventLoop, options: options, tls: tls),
-                                        group: pool.group.value)
+                                        group: x509 ? AMQPConnectionGroup(loop: pool.eventLoop, identitiesPerConnection: 1)
+                                            : pool.group.value)
         let identity = DeviceIdentity(deviceId: deviceId)
         try transport.register(DeviceTransportRegistration(
             identity: identity, hostName: hostName,
-            credentials: DeviceCredentialSource(credential: .key(key, keyName: nil),
+            credentials: DeviceCredentialSource(credential: x509 ? .x509 : .key(key, keyName: nil),
                                                 resource: identity.sasResource(hostName: hostName),
                                                 lifetime: tokenLifetime, clock: pool.eventLoop)), delegate: self)
     }
