@@ -60,9 +60,7 @@ final class NativeAMQPDevice: ShardDevice {
         do {
             // An X.509 device presents its own certificate, on a connection of its own.
             if let certificate = planned.certificate, clientTLS == nil {
-                clientTLS = try DeviceTLSContext(trust: configuration.tls?.trust ?? .system,
-                                                 certificatePEM: certificate.certificatePEM,
-                                                 privateKeyPEM: certificate.privateKeyPEM)
+                clientTLS = try configuration.clientTLS(presenting: certificate)
             }
             // A session per connection attempt, so the source address can rotate.
             let session = try AMQPIdentitySession(

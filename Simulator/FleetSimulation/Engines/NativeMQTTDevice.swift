@@ -72,9 +72,7 @@ final class NativeMQTTDevice: DeviceSocketDelegate, ShardDevice {
         decoder = MQTTStreamDecoder()
         if let certificate = planned.certificate, clientTLS == nil {
             do {
-                clientTLS = try DeviceTLSContext(trust: shard.configuration.tls?.trust ?? .system,
-                                                 certificatePEM: certificate.certificatePEM,
-                                                 privateKeyPEM: certificate.privateKeyPEM)
+                clientTLS = try shard.configuration.clientTLS(presenting: certificate)
             } catch {
                 phase = .waiting
                 shard.failed(self, reason: "\(error)", class: .other, during: .connect)

@@ -39,6 +39,12 @@ public enum NativeMQTTEngine {
 
         public init(hostName: String) { self.hostName = hostName }
 
+        /// A TLS context that presents `certificate` (an X.509 device's) and trusts what the run's TLS trusts.
+        func clientTLS(presenting certificate: FleetCertificateAuthority.DeviceCertificate) throws -> DeviceTLSContext {
+            try DeviceTLSContext(trust: tls?.trust ?? .system, certificatePEM: certificate.certificatePEM,
+                                 privateKeyPEM: certificate.privateKeyPEM)
+        }
+
         /// Where the device at fleet index `index` connects.
         public func gateway(forDevice index: Int) -> String {
             gateways.isEmpty ? gatewayHostName ?? hostName : gateways[index % gateways.count]

@@ -64,9 +64,7 @@ public enum SDKEngine {
             options.productInfo = "swift-iot-hub-fleetsim/0.1 (sdk)"
             options.logger = logger
             if let certificate = planned.certificate {
-                let tls = try DeviceTLSContext(trust: configuration.tls?.trust ?? .system,
-                                               certificatePEM: certificate.certificatePEM,
-                                               privateKeyPEM: certificate.privateKeyPEM)
+                let tls = try configuration.clientTLS(presenting: certificate)
                 return try DeviceClient(hostName: configuration.hostName, deviceId: planned.id, x509Context: tls,
                                         options: options)
             }
