@@ -49,6 +49,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("plain-amqp-port"), help: "Also serve plain AMQP on this port (tokens still checked).")
     var plainAMQPPort: Int?
 
+    @Option(help: "full: every acknowledged message survives power loss (one disk sync per committed batch); normal: it survives a killed hub, not a lost machine.")
+    var durability: String = "full"
+
     @Option(name: .customLong("retention-hours"), help: "How long telemetry is kept.")
     var retentionHours: Double = 24
 
@@ -63,6 +66,9 @@ struct ServeCommand: AsyncParsableCommand {
 
     func validate() throws {
         do { _ = try ThrottlingConfiguration(tier: tier, units: units) } catch { throw ValidationError(error.description) }
+        guard SQLiteExecutor.Durability(option: durability) != nil else {
+            throw ValidationError("--durability must be full or normal, not '\(durability)'")
+        }
     }
 
     func run() async throws {
@@ -79,6 +85,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.throttling = try ThrottlingConfiguration(tier: tier, units: units)
         configuration.amqpsPort = amqpsPort
         configuration.plainAMQPPort = plainAMQPPort
+        configuration.durability = SQLiteExecutor.Durability(option: durability) ?? .full
         let server: HubServer
         do { server = try await HubServer.start(configuration, logger: logger) } catch let error as HubStartupError {
             throw ValidationError(error.description)

@@ -111,21 +111,63 @@ struct SQLiteHubStoreTests {
         #expect(try await store.twin(DeviceIdentity(deviceId: "t"))?.document == "100")
     }
 
+    @Test("a version 1 database is upgraded: the event indexes go, the log's byte count is taken once, events stay")
+    func upgradesSchemaOne() async throws {
+        let path = TestProcess.temporaryDirectory() + "/hub.sqlite"
+        do {
+            let old = try SQLiteConnection(path: path)
+            try old.execute("""
+                CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                INSERT INTO meta (key, value) VALUES ('schema_version', '1');
+                CREATE TABLE events (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT, device_id TEXT NOT NULL, module_id TEXT NOT NULL,
+                    enqueued_ms INTEGER NOT NULL, body BLOB NOT NULL, properties TEXT NOT NULL, system TEXT NOT NULL,
+                    size INTEGER NOT NULL);
+                CREATE INDEX events_by_device ON events (device_id, seq);
+                CREATE INDEX events_by_time ON events (enqueued_ms);
+                INSERT INTO events (device_id, module_id, enqueued_ms, body, properties, system, size)
+                    VALUES ('d1', '', 1000, x'6869', '{"k":"v"}', '{"message-id":"m"}', 30), ('d2', '', 2000, x'', '{}', '{}', 12);
+                """)
+        }
+        let store = try SQLiteHubStore(path: path, durability: .normal)
+        defer { store.close() }
+        let events = try await store.events(after: 0, deviceId: nil, limit: 10)
+        #expect(events.map(\.sequenceNumber) == [1, 2])
+        #expect(events[0].message.properties == ["k": "v"])
+        #expect(events[0].message.systemProperties.messageId == "m")
+        let check = try SQLiteConnection(path: path, readOnly: true)
+        #expect(try check.query("SELECT value FROM meta WHERE key = 'schema_version'").first?.first?.text == "2")
+        #expect(try check.query("SELECT COUNT(*) FROM sqlite_master WHERE name LIKE 'events_by_%'").first?.first?.integer == 0)
+        #expect(try check.query("SELECT bytes FROM event_log_size").first?.first?.integer == 42)
+        // Over the size bound: the oldest goes first.
+        #expect(try await store.pruneEvents(olderThan: Date(timeIntervalSince1970: 0), maximumBytes: 20) == 1)
+        #expect(try await store.events(after: 0, deviceId: nil, limit: 10).map(\.sequenceNumber) == [2])
+    }
+
     @Test("events: durable append, read by device and after a sequence number, prune by age and size")
     func events() async throws {
         let (store, path) = try Self.makeStore()
         var message = IoTHubMessage(text: "hello", properties: ["k": "v"])
         message.systemProperties.messageId = "m1"
         message.systemProperties.connectionDeviceId = "d1"
-        for index in 0..<10 {
-            let sequence: Int64 = try await withCheckedThrowingContinuation { continuation in
-                store.appendEvent(identity: DeviceIdentity(deviceId: index % 2 == 0 ? "d1" : "d2"),
-                                  enqueuedTime: Date(timeIntervalSince1970: Double(1000 + index)), message: message) {
-                    continuation.resume(with: $0)
-                }
-            }
-            #expect(sequence == Int64(index + 1))
+        var properties: [UInt8] = [], system: [UInt8] = []
+        JSONStringMembers.write([("k", "v")], to: &properties)
+        JSONStringMembers.write([("message-id", "m1"), ("iothub-connection-device-id", "d1")], to: &system)
+        func record(_ index: Int) -> EventRecord {
+            EventRecord(identity: DeviceIdentity(deviceId: index % 2 == 0 ? "d1" : "d2"),
+                        enqueuedMilliseconds: Int64(1000 + index) * 1000, body: message.body, properties: properties,
+                        system: system)
         }
+        func append(_ records: [EventRecord]) async throws -> ClosedRange<Int64> {
+            try await withCheckedThrowingContinuation { continuation in
+                store.appendEvents(records) { continuation.resume(with: $0) }
+            }
+        }
+        for index in 0..<4 {
+            #expect(try await append([record(index)]) == Int64(index + 1)...Int64(index + 1))
+        }
+        // A batch gets consecutive sequence numbers in its order.
+        #expect(try await append((4..<10).map(record)) == 5...10)
         store.close()
         let reopened = try SQLiteHubStore(path: path, durability: .normal)
         defer { reopened.close() }

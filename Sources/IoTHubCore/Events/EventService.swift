@@ -4,9 +4,10 @@ import Logging
 
 /// Telemetry ingest and read-back, the same for every protocol head.
 ///
-/// ``ingest(_:from:authentication:generationId:completion:)`` stamps IoT Hub's system properties and appends the
-/// message to the durable log; its completion runs only after the message is committed (group commit), which is
-/// when a protocol head may acknowledge it (MQTT PUBACK, AMQP accepted, HTTP 204).
+/// ``record(_:from:at:)`` stamps IoT Hub's system properties and encodes a message on the protocol head's thread;
+/// ``append(_:counts:completion:)`` hands a batch of them to the durable log, and its completion runs only after
+/// the batch is committed (group commit), which is when a protocol head may acknowledge them (MQTT PUBACK, AMQP
+/// accepted, HTTP 204). ``TelemetryIngestQueue`` (in the server) batches per event-loop tick.
 public final class EventService: Sendable {
     let store: any HubStore
     let logger: Logger
@@ -34,49 +35,93 @@ public final class EventService: Sendable {
         case certificateAuthority = "x509CA"
     }
 
-    /// Validates, stamps and stores a device-to-cloud message.
-    /// - Parameter completion: runs once the message is durable, with its sequence number, or with 413002 when
-    ///   the message is over 256 KiB, or 500001 when the store failed.
-    public func ingest(_ message: IoTHubMessage, from identity: DeviceIdentity, authentication: AuthenticationKind,
-                       generationId: String, protocol protocolName: String = "mqtt", now: Date = Date(),
-                       completion: @escaping @Sendable (Result<Int64, HubError>) -> Void) {
-        guard message.size <= IoTHubMessage.maximumDeviceToCloudSize else {
-            completion(.failure(HubError(.messageTooLarge,
-                                         "the message is \(message.size) bytes with its properties; IoT Hub accepts at most 262144")))
-            return
+    /// Validates and stamps a device-to-cloud message and encodes it for the log: the part of ingest that runs on
+    /// the protocol head's own thread, so the store's writer only writes.
+    /// - Returns: the record, or 413002 when the message is over 256 KiB with its properties.
+    public func record(_ message: IoTHubMessage, from source: TelemetrySource, at stamp: EnqueueStamp)
+        -> Result<EventRecord, HubError> {
+        let size = message.size
+        guard size <= IoTHubMessage.maximumDeviceToCloudSize else {
+            return .failure(HubError(.messageTooLarge,
+                                     "the message is \(size) bytes with its properties; IoT Hub accepts at most 262144"))
         }
-        var stamped = message
-        stamped.systemProperties.connectionDeviceId = identity.deviceId
-        stamped.systemProperties.connectionModuleId = identity.moduleId
-        stamped.systemProperties.connectionAuthMethod =
-            #"{"scope":"\#(identity.moduleId == nil ? "device" : "module")","type":"\#(authentication.rawValue)","issuer":"iothub","acceptingIpFilterRule":null}"#
-        stamped.systemProperties.connectionAuthGenerationId = generationId
-        stamped.systemProperties.enqueuedTime = Timestamps.iso8601(now)
-        stamped.systemProperties.messageSource = "Telemetry"
+        var properties: [UInt8] = []
+        properties.reserveCapacity(2 + message.properties.count * 24)
+        JSONStringMembers.open(&properties)
+        var first = true
+        for (key, value) in message.properties {
+            JSONStringMembers.append(key: key, value: value, first: first, to: &properties)
+            first = false
+        }
+        JSONStringMembers.close(&properties)
+
+        var system: [UInt8] = []
+        system.reserveCapacity(source.encodedMembers.count + stamp.encodedMembers.count + 96)
+        JSONStringMembers.open(&system)
+        first = true
+        // What the sender set, then the hub's stamps; a sender cannot set these (IoT Hub overwrites them).
+        message.systemProperties.forEachSenderProperty { name, value in
+            JSONStringMembers.append(key: name, value: value, first: first, to: &system)
+            first = false
+        }
+        if !first { system.append(UInt8(ascii: ",")) }
+        system.append(contentsOf: source.encodedMembers)
+        system.append(UInt8(ascii: ","))
+        system.append(contentsOf: stamp.encodedMembers)
+        JSONStringMembers.close(&system)
+        return .success(EventRecord(identity: source.identity, enqueuedMilliseconds: stamp.milliseconds,
+                                    body: message.body, properties: properties, system: system))
+    }
+
+    /// Appends records (one event-loop tick's worth, from any number of sessions) to the durable log in one
+    /// hand-off to the store; `completion` runs once, after the batch is committed, which is when the protocol
+    /// heads may acknowledge every message in it.
+    /// - Parameter counts: messages per protocol name, for metrics.
+    public func append(_ records: [EventRecord], counts: [(protocolName: String, messages: Int)],
+                       completion: @escaping @Sendable (Result<ClosedRange<Int64>, HubError>) -> Void) {
         let logger = self.logger
         let (metrics, signal) = (self.metrics, self.signal)
-        store.appendEvent(identity: identity, enqueuedTime: now, message: stamped) { result in
+        store.appendEvents(records) { result in
             switch result {
-            case .success(let sequence):
-                signal.appended(sequence)
-                metrics?.messageReceived(protocol: protocolName)
-                completion(.success(sequence))
+            case .success(let sequences):
+                signal.appended(sequences.upperBound)
+                for (name, messages) in counts { metrics?.messagesReceived(messages, protocol: name) }
+                completion(.success(sequences))
             case .failure(let error):
-                logger.error("telemetry not stored", metadata: ["identity": "\(identity)", "error": "\(error)"])
+                logger.error("telemetry not stored", metadata: ["messages": "\(records.count)", "error": "\(error)"])
                 completion(.failure(HubError(.serverError, "the hub could not store the message; retry")))
             }
         }
     }
 
-    /// Async form of ``ingest(_:from:authentication:generationId:now:completion:)``.
-    public func ingest(_ message: IoTHubMessage, from identity: DeviceIdentity, authentication: AuthenticationKind,
-                       generationId: String, protocol protocolName: String = "mqtt", now: Date = Date()) async throws -> Int64 {
+    /// Validates, stamps and stores one device-to-cloud message (HTTPS telemetry, MQTT wills); the protocol heads'
+    /// streams go through ``record(_:from:at:)`` and ``append(_:counts:completion:)`` a batch at a time.
+    /// - Parameter completion: runs once the message is durable, with its sequence number, or with 413002 when
+    ///   the message is over 256 KiB, or 500001 when the store failed.
+    public func ingest(_ message: IoTHubMessage, from source: TelemetrySource, now: Date = Date(),
+                       completion: @escaping @Sendable (Result<Int64, HubError>) -> Void) {
+        switch record(message, from: source, at: EnqueueStamp(Timestamps.timestamp(now))) {
+        case .failure(let error):
+            completion(.failure(error))
+        case .success(let record):
+            append([record], counts: [(source.protocolName, 1)]) { completion($0.map(\.upperBound)) }
+        }
+    }
+
+    /// Async form of ``ingest(_:from:now:completion:)``.
+    public func ingest(_ message: IoTHubMessage, from source: TelemetrySource, now: Date = Date()) async throws -> Int64 {
         try await withCheckedThrowingContinuation { continuation in
-            ingest(message, from: identity, authentication: authentication, generationId: generationId,
-                   protocol: protocolName, now: now) {
+            ingest(message, from: source, now: now) {
                 continuation.resume(with: $0.mapError { $0 as Error })
             }
         }
+    }
+
+    /// ``ingest(_:from:now:)`` for a sender given by its parts.
+    public func ingest(_ message: IoTHubMessage, from identity: DeviceIdentity, authentication: AuthenticationKind,
+                       generationId: String, protocol protocolName: String = "mqtt", now: Date = Date()) async throws -> Int64 {
+        try await ingest(message, from: TelemetrySource(identity: identity, authentication: authentication,
+                                                        generationId: generationId, protocol: protocolName), now: now)
     }
 
     /// Stored messages after `sequenceNumber`, oldest first.

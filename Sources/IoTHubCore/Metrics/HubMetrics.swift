@@ -33,7 +33,12 @@ public final class HubMetrics: Sendable {
 
     /// A device-to-cloud message was accepted.
     public func messageReceived(protocol name: String) {
-        counter("iothub_messages_in_total", [("protocol", name)]).increment()
+        messagesReceived(1, protocol: name)
+    }
+
+    /// `count` device-to-cloud messages were accepted (a committed batch).
+    public func messagesReceived(_ count: Int, protocol name: String) {
+        counter("iothub_messages_in_total", [("protocol", name)]).increment(by: Int64(count))
     }
 
     /// A cloud-to-device message (or method request, or twin notification) went out.

@@ -102,9 +102,10 @@ public protocol HubStore: Sendable {
         -> [(record: DeviceRecord, document: String)]
 
     // MARK: Telemetry
-    /// Appends a message; `completion` runs once it is durable (group commit), with its sequence number.
-    func appendEvent(identity: DeviceIdentity, enqueuedTime: Date, message: IoTHubMessage,
-                     completion: @escaping @Sendable (Result<Int64, Error>) -> Void)
+    /// Appends records, in order, in one transaction; `completion` runs once they are durable (group commit), with
+    /// their sequence numbers: consecutive, the first record's first.
+    func appendEvents(_ records: [EventRecord],
+                      completion: @escaping @Sendable (Result<ClosedRange<Int64>, Error>) -> Void)
     /// Messages after `sequenceNumber`, oldest first, optionally for one device.
     func events(after sequenceNumber: Int64, deviceId: String?, limit: Int) async throws -> [StoredEvent]
     /// The newest sequence number (0 when empty).

@@ -74,8 +74,13 @@ public enum PercentEncoding {
     /// Decodes `%XX` escapes leniently, like Python's `urllib.parse.unquote`: a `%` without two hex digits stays
     /// as it is, and bytes that are not UTF-8 become U+FFFD. `+` stays a plus.
     public static func decodeLenient(_ text: Substring) -> String {
-        let input = Array(text.utf8)
-        guard input.contains(UInt8(ascii: "%")) else { return String(text) }
+        decodeLenient(text.utf8)
+    }
+
+    /// ``decodeLenient(_:)`` over UTF-8 bytes (invalid UTF-8 after decoding becomes U+FFFD).
+    public static func decodeLenient(_ bytes: some Collection<UInt8>) -> String {
+        guard bytes.contains(UInt8(ascii: "%")) else { return String(decoding: bytes, as: UTF8.self) }
+        let input = Array(bytes)
         var output = [UInt8]()
         output.reserveCapacity(input.count)
         var index = 0

@@ -38,10 +38,8 @@ public enum DeviceTopic: Sendable, Hashable {
     ///   ``MQTTNameError/malformedTopic(_:reason:)`` for a missing `$rid` or a bad status.
     public init(parsing topic: String, identity: DeviceIdentity) throws(MQTTNameError) {
         if topic.hasPrefix("devices/") {
-            let base = identity.topicBase + "/messages/events"
-            if topic == base || topic.hasPrefix(base + "/") {
-                let bag = topic.dropFirst(min(topic.count, base.count + 1))
-                self = .telemetry(PropertyBag(decoding: bag))
+            if let bagStart = Self.telemetryBagStart(topic, identity: identity) {
+                self = .telemetry(PropertyBag(decoding: topic.utf8[bagStart...]))
                 return
             }
             if let other = Self.telemetryOwner(topic), other != identity {
@@ -65,6 +63,29 @@ public enum DeviceTopic: Sendable, Hashable {
             }
             self = .methodResponse(status: status, requestId: try query.requestId(in: topic))
         }
+    }
+
+    /// Where the property bag starts when `topic` is `identity`'s telemetry topic
+    /// (`devices/d[/modules/m]/messages/events[/bag]`), compared byte by byte without building the expected prefix:
+    /// this runs for every message.
+    private static func telemetryBagStart(_ topic: String, identity: DeviceIdentity) -> String.UTF8View.Index? {
+        let bytes = topic.utf8
+        var index = bytes.startIndex
+        func consume(_ part: some Collection<UInt8>) -> Bool {
+            for byte in part {
+                guard index != bytes.endIndex, bytes[index] == byte else { return false }
+                bytes.formIndex(after: &index)
+            }
+            return true
+        }
+        guard consume("devices/".utf8), consume(identity.deviceId.utf8) else { return nil }
+        if let moduleId = identity.moduleId {
+            guard consume("/modules/".utf8), consume(moduleId.utf8) else { return nil }
+        }
+        guard consume("/messages/events".utf8) else { return nil }
+        if index == bytes.endIndex { return index }
+        guard bytes[index] == UInt8(ascii: "/") else { return nil }
+        return bytes.index(after: index)
     }
 
     /// The identity a `devices/d[/modules/m]/messages/events…` topic names, if it has that shape.

@@ -30,12 +30,40 @@ public struct PropertyBag: Sendable, Hashable, Sequence {
 
     /// Decodes a property bag (the part of the topic after the last fixed segment).
     public init(decoding text: Substring) {
-        // Split on Unicode scalars, not grapheme clusters, so that a combining mark after '=' or '&' cannot hide it.
-        entries = text.unicodeScalars.split(separator: "&").map { pair in
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            return Entry(key: PercentEncoding.decodeLenient(Substring(parts[0])),
-                         value: parts.count > 1 ? PercentEncoding.decodeLenient(Substring(parts[1])) : nil)
+        self.init(decoding: text.utf8)
+    }
+
+    /// Decodes a property bag from its UTF-8 bytes.
+    ///
+    /// It splits on the bytes of `&` and `=`: in UTF-8 an ASCII byte is always that character, never part of
+    /// another, so a combining mark after '=' or '&' cannot hide it (as splitting on grapheme clusters would).
+    public init<Bytes: Collection<UInt8>>(decoding bytes: Bytes) {
+        var entries: [Entry] = []
+        var pairStart = bytes.startIndex
+        var equals: Bytes.Index? = nil
+        var index = bytes.startIndex
+        func finishPair(at end: Bytes.Index) {
+            guard pairStart != end else { return }
+            if let equals {
+                entries.append(Entry(key: PercentEncoding.decodeLenient(bytes[pairStart..<equals]),
+                                     value: PercentEncoding.decodeLenient(bytes[bytes.index(after: equals)..<end])))
+            } else {
+                entries.append(Entry(key: PercentEncoding.decodeLenient(bytes[pairStart..<end]), value: nil))
+            }
         }
+        while index != bytes.endIndex {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "&") {
+                finishPair(at: index)
+                pairStart = bytes.index(after: index)
+                equals = nil
+            } else if byte == UInt8(ascii: "="), equals == nil {
+                equals = index
+            }
+            bytes.formIndex(after: &index)
+        }
+        finishPair(at: index)
+        self.entries = entries
     }
 
     /// The value of the first entry named `key`; `.some(nil)` when the key is present without a value.

@@ -36,9 +36,20 @@ public struct IoTHubMessage: Sendable, Hashable {
     public var size: Int {
         var total = body.count
         for (key, value) in properties { total += key.utf8.count + value.utf8.count }
-        for (key, field) in MessageSystemProperties.mqttKeys {
-            if let value = systemProperties[keyPath: field] { total += key.utf8.count + value.utf8.count }
-        }
+        // Counted under their MQTT keys ($.mid is 5, iothub-ack 10), field by field: this runs for every message.
+        let system = systemProperties
+        func count(_ value: String?, keyLength: Int) { if let value { total += keyLength + value.utf8.count } }
+        count(system.outputName, keyLength: 4)
+        count(system.messageId, keyLength: 5)
+        count(system.correlationId, keyLength: 5)
+        count(system.userId, keyLength: 5)
+        count(system.contentType, keyLength: 4)
+        count(system.contentEncoding, keyLength: 4)
+        count(system.interfaceId, keyLength: 6)
+        count(system.expiryTimeUTC, keyLength: 5)
+        count(system.creationTimeUTC, keyLength: 7)
+        count(system.to, keyLength: 4)
+        count(system.ack, keyLength: 10)
         return total
     }
 

@@ -47,6 +47,24 @@ public struct MessageSystemProperties: Sendable, Hashable {
         ("$.ctime", \.creationTimeUTC), ("$.to", \.to), ("iothub-ack", \.ack),
     ]
 
+    /// Calls `body` with the name (as the hub reports it) and value of each property a sender may set (message id
+    /// through `iothub-ack`, in ``names`` order), skipping what is unset; the hub's own stamps are left out.
+    /// Direct field reads, for the per-message path.
+    @inlinable
+    public func forEachSenderProperty(_ body: (String, String) -> Void) {
+        if let messageId { body("message-id", messageId) }
+        if let correlationId { body("correlation-id", correlationId) }
+        if let userId { body("user-id", userId) }
+        if let contentType { body("content-type", contentType) }
+        if let contentEncoding { body("content-encoding", contentEncoding) }
+        if let expiryTimeUTC { body("absolute-expiry-time", expiryTimeUTC) }
+        if let creationTimeUTC { body("iothub-creation-time-utc", creationTimeUTC) }
+        if let interfaceId { body("dt-dataschema", interfaceId) }
+        if let outputName { body("iothub-outputname", outputName) }
+        if let to { body("to", to) }
+        if let ack { body("iothub-ack", ack) }
+    }
+
     /// Each property's name as the hub reports it (AMQP / `iothub-…` names), with its field.
     // Key paths are immutable values; the type system just cannot mark WritableKeyPath Sendable.
     nonisolated(unsafe) static let names: [(name: String, field: WritableKeyPath<MessageSystemProperties, String?>)] = [

@@ -59,16 +59,19 @@ extension AMQPConnectionHandler {
             }
         }
         let ingest = { [self] in
-            guard !link.closed else { return }
-            let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
-            let pending = NIOLoopBound(PendingTelemetry(delivery: delivery, link: link, remaining: telemetry.count),
-                                       eventLoop: context.eventLoop)
+            guard !link.closed, let ingestQueue else { return }
+            let token = nextIngestToken
+            nextIngestToken += 1
+            let pending = PendingTelemetry(delivery: delivery, link: link, remaining: 0)
+            pendingDeliveries[token] = pending
             for message in telemetry {
-                services.events.ingest(message, from: identity, authentication: state.authenticationMethod,
-                                       generationId: state.generationId, protocol: Self.protocolName) { result in
-                    handler.eventLoop.execute { handler.value.ingested(result, pending.value) }
+                if let refusal = ingestQueue.submit(message, from: state.telemetrySource, client: self, token: token) {
+                    pending.failure = pending.failure ?? refusal
+                } else {
+                    pending.remaining += 1
                 }
             }
+            if pending.remaining == 0 { finishTelemetry(token) }
         }
         if delay > .zero {
             context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(delay)) { ingest() }
@@ -77,10 +80,16 @@ extension AMQPConnectionHandler {
         }
     }
 
-    private func ingested(_ result: Result<Int64, HubError>, _ pending: PendingTelemetry) {
+    func telemetryIngested(token: UInt64, result: Result<Void, HubError>) {
+        guard let pending = pendingDeliveries[token] else { return }
         if case .failure(let error) = result { pending.failure = pending.failure ?? error }
         pending.remaining -= 1
-        guard pending.remaining == 0, !pending.link.closed, !socketClosed else { return }
+        if pending.remaining == 0 { finishTelemetry(token) }
+    }
+
+    /// Every message of a transfer is stored (or one failed): settles it and gives its credit back.
+    private func finishTelemetry(_ token: UInt64) {
+        guard let pending = pendingDeliveries.removeValue(forKey: token), !pending.link.closed, !socketClosed else { return }
         if let failure = pending.failure {
             services.metrics.error(failure.code, protocol: Self.protocolName)
             rejectTelemetry(pending.delivery, pending.link, condition: Self.condition(for: failure), description: failure.message)

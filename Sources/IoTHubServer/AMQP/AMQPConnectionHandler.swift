@@ -17,7 +17,7 @@ import Synchronization
 ///
 /// All state lives on the channel's event loop. Proton's objects are owned by the driver; the handler keeps
 /// `pn_link_t` and `pn_delivery_t` pointers only while the driver lives.
-final class AMQPConnectionHandler: ChannelInboundHandler, DeviceSessionHost {
+final class AMQPConnectionHandler: ChannelInboundHandler, DeviceSessionHost, TelemetryIngestClient {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
@@ -32,6 +32,12 @@ final class AMQPConnectionHandler: ChannelInboundHandler, DeviceSessionHost {
     var logger: Logger
     /// The client certificate chain of the TLS handshake (empty for plain TCP or a peer that sent none).
     let presentedChain: PresentedChain
+    /// Where telemetry goes: the event loop's batch (``TelemetryIngestQueue``).
+    private let ingestQueues: TelemetryIngestQueues
+    private(set) var ingestQueue: TelemetryIngestQueue?
+    /// Telemetry transfers being stored, by the token their messages were submitted with.
+    var pendingDeliveries: [UInt64: PendingTelemetry] = [:]
+    var nextIngestToken: UInt64 = 0
     let admission: ConnectionAdmission.Ticket?
     var admissionAuthenticated = false
     private var admissionReleased = false
@@ -61,7 +67,8 @@ final class AMQPConnectionHandler: ChannelInboundHandler, DeviceSessionHost {
     private var nextTag: UInt64 = 0
 
     init(services: HubServices, configuration: AMQPEndpointConfiguration, logger: Logger,
-         presentedChain: PresentedChain, admission: ConnectionAdmission.Ticket? = nil) {
+         presentedChain: PresentedChain, ingest: TelemetryIngestQueues, admission: ConnectionAdmission.Ticket? = nil) {
+        ingestQueues = ingest
         self.services = services
         self.configuration = configuration
         self.logger = logger
@@ -81,6 +88,7 @@ final class AMQPConnectionHandler: ChannelInboundHandler, DeviceSessionHost {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        ingestQueue = ingestQueues.queue(on: context.eventLoop)
         if let remote = context.channel.remoteAddress { logger[metadataKey: "peer"] = "\(remote)" }
         if context.channel.isActive { startOpenTimer(context) }
     }

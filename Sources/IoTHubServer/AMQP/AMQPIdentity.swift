@@ -5,8 +5,14 @@ import NIOCore
 /// One identity (device or module) authenticated on an AMQP connection, with its own token lifetime and links.
 final class AMQPIdentity {
     let identity: DeviceIdentity
-    var generationId: String
-    var authenticationMethod: EventService.AuthenticationKind
+    var generationId: String {
+        didSet { telemetrySource = Self.telemetrySource(identity, authenticationMethod, generationId) }
+    }
+    var authenticationMethod: EventService.AuthenticationKind {
+        didSet { telemetrySource = Self.telemetrySource(identity, authenticationMethod, generationId) }
+    }
+    /// Stamped on this identity's telemetry.
+    private(set) var telemetrySource: TelemetrySource
     /// When its token expires; `nil` for certificates.
     var tokenExpiry: Date?
     var expiryTimer: Scheduled<Void>?
@@ -25,7 +31,14 @@ final class AMQPIdentity {
         self.identity = identity
         generationId = record.generationId
         authenticationMethod = authenticated.method
+        telemetrySource = Self.telemetrySource(identity, authenticated.method, record.generationId)
         tokenExpiry = authenticated.tokenExpiry
         self.session = session
+    }
+
+    private static func telemetrySource(_ identity: DeviceIdentity, _ method: EventService.AuthenticationKind,
+                                        _ generationId: String) -> TelemetrySource {
+        TelemetrySource(identity: identity, authentication: method, generationId: generationId,
+                        protocol: AMQPConnectionHandler.protocolName)
     }
 }

@@ -7,7 +7,8 @@ import NIOCore
 struct MQTTAcknowledgementQueue {
     /// A place in the queue.
     struct Ticket: Hashable {
-        fileprivate let number: UInt64
+        /// Its place, counted from the connection's first ticket: what a ``TelemetryIngestClient`` token carries.
+        let number: UInt64
     }
 
     private var slots = CircularBuffer<(packetId: UInt16, done: Bool)>(initialCapacity: 16)

@@ -21,7 +21,7 @@ import Synchronization
 /// telemetry is waiting for the store, too many twin requests are being processed, or the device does not read
 /// what it is sent, and closes a connection whose unread output passes
 /// ``MQTTEndpointConfiguration/maximumOutboundBytes``. A SAS session ends when its token expires, as on IoT Hub.
-final class MQTTDeviceConnectionHandler: ChannelDuplexHandler, DeviceSessionHost {
+final class MQTTDeviceConnectionHandler: ChannelDuplexHandler, DeviceSessionHost, TelemetryIngestClient {
     typealias InboundIn = MQTTPacket
     typealias OutboundIn = MQTTPacket
     typealias OutboundOut = MQTTPacket
@@ -68,6 +68,11 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler, DeviceSessionHost
     private var observedClientId: String?
     /// How the device authenticated (stamped on its telemetry as `iothub-connection-auth-method`).
     private var authenticationMethod: EventService.AuthenticationKind = .sas
+    /// Stamped on this session's telemetry; set when the device is accepted.
+    private var telemetrySource: TelemetrySource?
+    /// Where this connection's telemetry goes: its event loop's batch, shared with every connection on the loop.
+    private let ingestQueues: TelemetryIngestQueues
+    private var ingestQueue: TelemetryIngestQueue?
 
     // Keep-alive and credential lifetime
     private var lastActivity = NIODeadline.uptimeNanoseconds(0)
@@ -98,8 +103,9 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler, DeviceSessionHost
     /// - Parameter admission: the ticket of the hub's ``ConnectionAdmission`` when it admitted the connection; its
     ///   slots are held until the connection authenticates and closes.
     init(services: HubServices, configuration: MQTTEndpointConfiguration, logger: Logger,
-         presentedChain: PresentedChain, admission: ConnectionAdmission.Ticket? = nil) {
+         presentedChain: PresentedChain, ingest: TelemetryIngestQueues, admission: ConnectionAdmission.Ticket? = nil) {
         self.presentedChain = presentedChain
+        ingestQueues = ingest
         self.services = services
         self.configuration = configuration
         self.logger = logger
@@ -116,6 +122,7 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler, DeviceSessionHost
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        ingestQueue = ingestQueues.queue(on: context.eventLoop)
         lastActivity = context.eventLoop.now
         if let remote = context.channel.remoteAddress { logger[metadataKey: "peer"] = "\(remote)" }
         if context.channel.isActive { startConnectTimer(context) }
@@ -319,6 +326,8 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler, DeviceSessionHost
         guard let context else { return }
         self.identity = identity
         generationId = record.generationId
+        telemetrySource = TelemetrySource(identity: identity, authentication: authenticationMethod,
+                                          generationId: generationId, protocol: Self.protocolName)
         will = connect.will
         silenceLimit = configuration.silenceLimit(keepAlive: connect.keepAlive)
         state = .connected
@@ -471,20 +480,22 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler, DeviceSessionHost
     }
 
     private func ingest(_ message: IoTHubMessage, ticket: MQTTAcknowledgementQueue.Ticket?) {
-        guard let context else { return }
+        guard let ingestQueue, let telemetrySource else { return }
+        if let refusal = ingestQueue.submit(message, from: telemetrySource, client: self,
+                                            token: ticket?.number ?? Self.unacknowledgedToken) {
+            return refuseTelemetry(refusal)
+        }
         pendingTelemetry += 1
         if pendingTelemetry >= configuration.maximumPendingTelemetry, !telemetryPaused {
             telemetryPaused = true
             updateReading()
         }
-        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
-        services.events.ingest(message, from: identity, authentication: authenticationMethod, generationId: generationId,
-                               protocol: Self.protocolName) { result in
-            handler.eventLoop.execute { handler.value.ingested(result, ticket: ticket) }
-        }
     }
 
-    private func ingested(_ result: Result<Int64, HubError>, ticket: MQTTAcknowledgementQueue.Ticket?) {
+    /// The token of a QoS 0 message: nothing to acknowledge.
+    private static let unacknowledgedToken = UInt64.max
+
+    func telemetryIngested(token: UInt64, result: Result<Void, HubError>) {
         pendingTelemetry -= 1
         if telemetryPaused, pendingTelemetry <= configuration.maximumPendingTelemetry / 2 {
             telemetryPaused = false
@@ -493,13 +504,17 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler, DeviceSessionHost
         guard state == .connected else { return }
         switch result {
         case .success:
-            acknowledge(ticket)
+            if token != Self.unacknowledgedToken { acknowledge(MQTTAcknowledgementQueue.Ticket(number: token)) }
         case .failure(let error):
-            // No PUBACK: the device keeps the message and sends it again after it reconnects.
-            services.metrics.error(error.code, protocol: Self.protocolName)
-            logger.warning("closing MQTT connection: telemetry refused", metadata: ["error": "\(error)"])
-            close()
+            refuseTelemetry(error)
         }
+    }
+
+    /// No PUBACK: the device keeps the message and sends it again after it reconnects.
+    private func refuseTelemetry(_ error: HubError) {
+        services.metrics.error(error.code, protocol: Self.protocolName)
+        logger.warning("closing MQTT connection: telemetry refused", metadata: ["error": "\(error)"])
+        close()
     }
 
     private func acknowledge(_ ticket: MQTTAcknowledgementQueue.Ticket?) {
@@ -737,8 +752,8 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler, DeviceSessionHost
             var message = IoTHubMessage(body: will.payload, propertyBag: bag)
             message.properties["iothub-MessageType"] = "Will"
             let logger = self.logger
-            services.events.ingest(message, from: identity, authentication: authenticationMethod, generationId: generationId,
-                                   protocol: Self.protocolName) { result in
+            services.events.ingest(message, from: TelemetrySource(identity: identity, authentication: authenticationMethod,
+                                                                  generationId: generationId, protocol: Self.protocolName)) { result in
                 if case .failure(let error) = result { logger.warning("will message not stored", metadata: ["error": "\(error)"]) }
             }
         }

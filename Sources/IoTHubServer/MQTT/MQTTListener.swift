@@ -19,12 +19,15 @@ struct MQTTListener: Service {
     let logger: Logger
     /// Told the port once bound (the configured one, or the one the system chose for port 0).
     var bound: (@Sendable (Int) -> Void)?
+    /// The hub's per-event-loop telemetry batches, shared with its other listeners (`nil`: this listener's own).
+    var ingest: TelemetryIngestQueues?
 
     /// Builds the child pipeline of one device connection: [TLS] → packet codec → connection handler, once the
     /// hub's ``ConnectionAdmission`` admits it; a connection it refuses (too many not yet authenticated, the
     /// descriptor budget spent, or a source blocked after failed logins) is closed before any handshake.
     static func initialize(_ channel: any Channel, services: HubServices, tls: NIOSSLContext?,
-                           configuration: MQTTEndpointConfiguration, logger: Logger) -> EventLoopFuture<Void> {
+                           configuration: MQTTEndpointConfiguration, ingest: TelemetryIngestQueues,
+                           logger: Logger) -> EventLoopFuture<Void> {
         let source = channel.remoteAddress?.ipAddress
         let (ticket, refusal, suppressed) = services.admission.admit(source: source)
         if let suppressed, suppressed > 0 {
@@ -43,7 +46,7 @@ struct MQTTListener: Service {
             let pipeline = channel.pipeline.syncOperations
             let presented = PresentedChain()
             let handler = MQTTDeviceConnectionHandler(services: services, configuration: configuration, logger: logger,
-                                                      presentedChain: presented, admission: ticket)
+                                                      presentedChain: presented, ingest: ingest, admission: ticket)
             do {
                 if let tls {
                     // Client certificates are requested and accepted whatever their issuer: the hub decides at CONNECT
@@ -67,6 +70,7 @@ struct MQTTListener: Service {
 
     func run() async throws {
         let (services, tls, configuration, logger) = (self.services, self.tls, self.configuration, self.logger)
+        let ingest = self.ingest ?? TelemetryIngestQueues(events: services.events)
         let connections = ChannelCollector()
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 4096)
@@ -74,7 +78,8 @@ struct MQTTListener: Service {
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 connections.add(channel)
-                return Self.initialize(channel, services: services, tls: tls, configuration: configuration, logger: logger)
+                return Self.initialize(channel, services: services, tls: tls, configuration: configuration, ingest: ingest,
+                                       logger: logger)
             }
             .bind(host: host, port: port).get()
         let port = server.localAddress?.port ?? port

@@ -6,6 +6,9 @@ import NIOCore
 /// Partial and coalesced reads are handled by the decoder. The first malformed or oversized packet is passed on as
 /// an ``MQTTDecodeError`` through `errorCaught`, after which the handler decodes nothing more: the connection
 /// handler answers (CONNACK 1 for a wrong protocol level) and closes.
+///
+/// Outbound packets written without a promise between two flushes (a tick's PUBACKs, say) are encoded into one
+/// buffer and go down the pipeline as one write at the flush.
 final class MQTTPacketCodecHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = MQTTPacket
@@ -16,6 +19,10 @@ final class MQTTPacketCodecHandler: ChannelDuplexHandler {
     private let encoder = MQTTPacketEncoder()
     private var failed = false
     private let maximumPacketSize: Int
+    /// Packets encoded since the last flush; `nil` while there are none, so an idle connection holds no buffer.
+    private var pending: ByteBuffer?
+    /// Reused for encoding (kept only while small).
+    private var scratch: [UInt8] = []
 
     /// - Parameters:
     ///   - maximumPacketSize: the largest packet accepted once the client authenticated, fixed header included.
@@ -48,14 +55,33 @@ final class MQTTPacketCodecHandler: ChannelDuplexHandler {
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let packet = unwrapOutboundIn(data)
+        scratch.removeAll(keepingCapacity: scratch.capacity <= 1_024)
         do {
-            let bytes = try encoder.encode(packet)
-            var buffer = context.channel.allocator.buffer(capacity: bytes.count)
-            buffer.writeBytes(bytes)
-            context.write(wrapOutboundOut(buffer), promise: promise)
+            try encoder.encode(packet, into: &scratch)
         } catch {
             promise?.fail(error)
             context.fireErrorCaught(error)
+            return
         }
+        if pending == nil { pending = context.channel.allocator.buffer(capacity: max(scratch.count, 64)) }
+        pending!.writeBytes(scratch)
+        if let promise {
+            // Someone waits for this packet: it goes now, with what was encoded before it.
+            writePending(context, promise: promise)
+        }
+    }
+
+    func flush(context: ChannelHandlerContext) {
+        writePending(context, promise: nil)
+        context.flush()
+    }
+
+    private func writePending(_ context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {
+        guard let buffer = pending else {
+            promise?.succeed(())
+            return
+        }
+        pending = nil
+        context.write(wrapOutboundOut(buffer), promise: promise)
     }
 }

@@ -24,6 +24,10 @@ public struct HubConfiguration: Sendable {
     public var eventRetention: TimeInterval
     /// The most telemetry bytes kept.
     public var eventMaximumBytes: Int64
+    /// What a commit survives before the hub acknowledges: `.full` (the default) syncs every committed batch to
+    /// disk, so acknowledged messages survive power loss; `.normal` survives a killed hub process, not a lost
+    /// machine, and saves one sync per batch. Not an `init` parameter.
+    public var durability = SQLiteExecutor.Durability.full
     /// Limits, timings and the packet observer of the MQTT device endpoints (MQTT over TLS and plain MQTT).
     /// Not an `init` parameter: set it on a configuration after creating it.
     public var mqtt = MQTTEndpointConfiguration()

@@ -22,7 +22,7 @@ public struct HubDataDirectory: Sendable {
             throw HubStartupError.dataDirectoryUnusable(path, reason: "it is not writable by this user")
         }
         let store: SQLiteHubStore
-        do { store = try SQLiteHubStore(path: configuration.databasePath) } catch {
+        do { store = try SQLiteHubStore(path: configuration.databasePath, durability: configuration.durability) } catch {
             throw HubStartupError.dataDirectoryUnusable(path, reason: "\(error)")
         }
         let tls: HubCertificateAuthority

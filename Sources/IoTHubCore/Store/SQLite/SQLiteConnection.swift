@@ -153,6 +153,37 @@ public final class SQLiteStatement {
         }
     }
 
+    /// Binds an integer to parameter `index` (1-based).
+    public func bind(_ index: Int32, integer: Int64) throws(SQLiteError) {
+        try check(sqlite3_bind_int64(raw, index, integer))
+    }
+
+    /// Binds UTF-8 text to parameter `index` without copying it: `bytes` must stay valid until the statement is
+    /// run (``run()``) within the caller's scope.
+    public func bind(_ index: Int32, unsafeText bytes: UnsafeRawBufferPointer) throws(SQLiteError) {
+        // A zero-length value must still be text, not NULL: SQLite reads no byte of it, any non-nil address does.
+        let base = (bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!).assumingMemoryBound(to: CChar.self)
+        try check(sqlite3_bind_text64(raw, index, base, sqlite3_uint64(bytes.count), nil, UInt8(SQLITE_UTF8)))
+    }
+
+    /// Binds a blob to parameter `index` without copying it; the same lifetime rule as ``bind(_:unsafeText:)``.
+    public func bind(_ index: Int32, unsafeBlob bytes: UnsafeRawBufferPointer) throws(SQLiteError) {
+        try check(sqlite3_bind_blob64(raw, index, bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1), sqlite3_uint64(bytes.count), nil))
+    }
+
+    /// Steps a statement that returns no rows, then rewinds it (bindings stay until the next bind).
+    public func run() throws(SQLiteError) {
+        let status = sqlite3_step(raw)
+        sqlite3_reset(raw)
+        guard status == SQLITE_DONE || status == SQLITE_ROW else {
+            throw SQLiteError(code: status, message: connection.lastErrorMessage, sql: sql)
+        }
+    }
+
+    private func check(_ status: Int32) throws(SQLiteError) {
+        guard status == SQLITE_OK else { throw SQLiteError(code: status, message: connection.lastErrorMessage, sql: sql) }
+    }
+
     /// Advances; `true` when a row is available.
     public func step() throws(SQLiteError) -> Bool {
         switch sqlite3_step(raw) {

@@ -16,6 +16,15 @@ public final class SQLiteExecutor: @unchecked Sendable {
     public enum Durability: String, Sendable {
         case normal = "NORMAL"
         case full = "FULL"
+
+        /// The durability a command-line option names: `full` or `normal`.
+        public init?(option: String) {
+            switch option.lowercased() {
+            case "full": self = .full
+            case "normal": self = .normal
+            default: return nil
+            }
+        }
     }
 
     private final class Job {
@@ -28,10 +37,18 @@ public final class SQLiteExecutor: @unchecked Sendable {
         }
     }
 
-    private let condition = NSCondition()
-    private var writeQueue: [Job] = []
-    private var readQueue: [Job] = []
-    private var stopping = false
+    /// Jobs waiting for one kind of thread (the writer, or the readers), under their own lock, so that queueing a
+    /// write takes one uncontended lock and wakes the writer only.
+    private final class JobQueue {
+        let condition = NSCondition()
+        var jobs: [Job] = []
+        var stopping = false
+    }
+
+    private let writes = JobQueue()
+    private let reads = JobQueue()
+    /// Guards ``runningThreads`` (shutdown waits for it to reach 0).
+    private let threads = NSCondition()
     private var runningThreads = 0
     private let maximumBatch: Int
 
@@ -58,15 +75,15 @@ public final class SQLiteExecutor: @unchecked Sendable {
     }
 
     private func start(name: String, _ body: @escaping @Sendable () -> Void) {
-        condition.lock()
+        threads.lock()
         runningThreads += 1
-        condition.unlock()
+        threads.unlock()
         let thread = Thread {
             body()
-            self.condition.lock()
+            self.threads.lock()
             self.runningThreads -= 1
-            self.condition.broadcast()
-            self.condition.unlock()
+            self.threads.broadcast()
+            self.threads.unlock()
         }
         thread.name = name
         thread.start()
@@ -112,63 +129,92 @@ public final class SQLiteExecutor: @unchecked Sendable {
     }
 
     private func enqueue(_ job: Job, write: Bool) {
-        condition.lock()
-        if stopping {
-            condition.unlock()
+        let queue = write ? writes : reads
+        queue.condition.lock()
+        if queue.stopping {
+            queue.condition.unlock()
             job.finish(SQLiteError(code: 1, message: "the store is shutting down", sql: nil))
             return
         }
-        if write { writeQueue.append(job) } else { readQueue.append(job) }
-        condition.broadcast()
-        condition.unlock()
+        queue.jobs.append(job)
+        // One job needs one thread: the writer (the only one waiting on writes), or one reader.
+        queue.condition.signal()
+        queue.condition.unlock()
     }
 
     /// Finishes every queued job, then stops the threads and closes the connections. Waits until done.
     public func shutdown() {
-        condition.lock()
-        stopping = true
-        condition.broadcast()
-        while runningThreads > 0 { condition.wait() }
-        condition.unlock()
+        for queue in [writes, reads] {
+            queue.condition.lock()
+            queue.stopping = true
+            queue.condition.broadcast()
+            queue.condition.unlock()
+        }
+        threads.lock()
+        while runningThreads > 0 { threads.wait() }
+        threads.unlock()
     }
 
     private func nextBatch(write: Bool) -> [Job]? {
-        condition.lock()
-        defer { condition.unlock() }
-        while (write ? writeQueue : readQueue).isEmpty {
-            if stopping { return nil }
-            condition.wait()
+        let queue = write ? writes : reads
+        queue.condition.lock()
+        defer { queue.condition.unlock() }
+        while queue.jobs.isEmpty {
+            if queue.stopping { return nil }
+            queue.condition.wait()
         }
         if write {
-            let count = min(maximumBatch, writeQueue.count)
-            let batch = Array(writeQueue.prefix(count))
-            writeQueue.removeFirst(count)
+            guard queue.jobs.count > maximumBatch else {
+                // The usual case: take the whole queue, leaving an empty one of the same capacity behind.
+                let batch = queue.jobs
+                queue.jobs.removeAll(keepingCapacity: true)
+                return batch
+            }
+            let batch = Array(queue.jobs.prefix(maximumBatch))
+            queue.jobs.removeFirst(maximumBatch)
             return batch
         }
-        return [readQueue.removeFirst()]
+        return [queue.jobs.removeFirst()]
     }
 
     private func writerLoop(_ db: SQLiteConnection) {
         while let batch = nextBatch(write: true) {
             var commitError: SQLiteError?
             do {
-                try db.execute("BEGIN IMMEDIATE")
-                for job in batch {
-                    try db.execute("SAVEPOINT job")
-                    if !job.run(db) {
-                        // A job that threw rolls back its own work; the others in the batch stay.
-                        try db.execute("ROLLBACK TO job")
+                // Prepared once and kept on the connection: no SQL is parsed per job.
+                let begin = try db.statement("BEGIN IMMEDIATE")
+                let savepoint = try db.statement("SAVEPOINT job")
+                let rollbackToSavepoint = try db.statement("ROLLBACK TO job")
+                let release = try db.statement("RELEASE job")
+                let commit = try db.statement("COMMIT")
+                try begin.run()
+                if batch.count == 1 {
+                    // A job alone needs no savepoint: if it throws, the whole transaction is its own.
+                    if !batch[0].run(db) { throw JobFailed() }
+                } else {
+                    for job in batch {
+                        try savepoint.run()
+                        if !job.run(db) {
+                            // A job that threw rolls back its own work; the others in the batch stay.
+                            try rollbackToSavepoint.run()
+                        }
+                        try release.run()
                     }
-                    try db.execute("RELEASE job")
                 }
-                try db.execute("COMMIT")
+                try commit.run()
+            } catch is JobFailed {
+                try? db.execute("ROLLBACK")
             } catch {
-                commitError = error
+                commitError = error as? SQLiteError ?? SQLiteError(code: 1, message: "\(error)", sql: nil)
                 try? db.execute("ROLLBACK")
             }
             for job in batch { job.finish(commitError) }
         }
     }
+
+
+    /// The only job of a transaction threw: its result already says why, and the transaction is rolled back.
+    private struct JobFailed: Error {}
 
     private func readerLoop(_ db: SQLiteConnection) {
         while let batch = nextBatch(write: false) {

@@ -2,19 +2,51 @@ import Foundation
 import IoTHubProtocol
 
 extension SQLiteHubStore {
-    public func appendEvent(identity: DeviceIdentity, enqueuedTime: Date, message: IoTHubMessage,
-                            completion: @escaping @Sendable (Result<Int64, Error>) -> Void) {
-        let properties = PropertyCoding.encode(message.properties)
-        let system = PropertyCoding.encodeSystem(message.systemProperties)
-        let size = Int64(message.body.count + properties.utf8.count + system.utf8.count)
+    public func appendEvents(_ records: [EventRecord],
+                             completion: @escaping @Sendable (Result<ClosedRange<Int64>, Error>) -> Void) {
+        guard !records.isEmpty else { return completion(.failure(SQLiteError(code: 1, message: "no records to append", sql: nil))) }
         executor.write({ db in
-            try db.query("""
+            let insert = try db.statement("""
                 INSERT INTO events (device_id, module_id, enqueued_ms, body, properties, system, size)
                 VALUES (?, ?, ?, ?, ?, ?, ?)
-                """, Self.key(identity) + [.integer(enqueuedTime.milliseconds), .blob(message.body), .text(properties),
-                                            .text(system), .integer(size)])
-            return db.lastInsertRowID
+                """)
+            var first: Int64 = 0
+            var bytes: Int64 = 0
+            for (index, record) in records.enumerated() {
+                try Self.insert(record, with: insert)
+                if index == 0 { first = db.lastInsertRowID }
+                bytes += record.size
+            }
+            let last = db.lastInsertRowID
+            let grow = try db.statement("UPDATE event_log_size SET bytes = bytes + ? WHERE id = 1")
+            try grow.bind(1, integer: bytes)
+            try grow.run()
+            return first...last
         }, completion: completion)
+    }
+
+    /// Binds one record without copying its bytes and runs the insert.
+    private static func insert(_ record: EventRecord, with insert: SQLiteStatement) throws {
+        var deviceId = record.identity.deviceId
+        var moduleId = record.identity.moduleId ?? ""
+        try deviceId.withUTF8 { device in
+            try moduleId.withUTF8 { module in
+                try record.body.withUnsafeBytes { body in
+                    try record.properties.withUnsafeBytes { properties in
+                        try record.system.withUnsafeBytes { system in
+                            try insert.bind(1, unsafeText: UnsafeRawBufferPointer(device))
+                            try insert.bind(2, unsafeText: UnsafeRawBufferPointer(module))
+                            try insert.bind(3, integer: record.enqueuedMilliseconds)
+                            try insert.bind(4, unsafeBlob: body)
+                            try insert.bind(5, unsafeText: properties)
+                            try insert.bind(6, unsafeText: system)
+                            try insert.bind(7, integer: record.size)
+                            try insert.run()
+                        }
+                    }
+                }
+            }
+        }
     }
 
     public func events(after sequenceNumber: Int64, deviceId: String?, limit: Int) async throws -> [StoredEvent] {
@@ -34,8 +66,8 @@ extension SQLiteHubStore {
                     sequenceNumber: row[0].integer ?? 0,
                     identity: DeviceIdentity(deviceId: row[1].text ?? "", moduleId: moduleId.isEmpty ? nil : moduleId),
                     enqueuedTime: Date(milliseconds: row[3].integer ?? 0),
-                    message: IoTHubMessage(body: row[4].bytes ?? [], properties: PropertyCoding.decode(row[5].text),
-                                           systemProperties: PropertyCoding.decodeSystem(row[6].text)))
+                    message: IoTHubMessage(body: row[4].bytes ?? [], properties: PropertyCoding.decode(row[5]),
+                                           systemProperties: PropertyCoding.decodeSystem(row[6])))
             }
         }
     }
@@ -46,22 +78,23 @@ extension SQLiteHubStore {
 
     public func pruneEvents(olderThan cutoff: Date, maximumBytes: Int64) async throws -> Int {
         try await executor.write { db in
-            try db.query("DELETE FROM events WHERE enqueued_ms < ?", [.integer(cutoff.milliseconds)])
-            var removed = db.changes
-            let total = try db.query("SELECT COALESCE(SUM(size), 0) FROM events")[0][0].integer ?? 0
-            if total > maximumBytes {
-                // Walk from the oldest until enough bytes are freed, then delete that prefix in one statement.
-                var excess = total - maximumBytes
-                var lastSequence: Int64 = 0
-                let statement = try db.statement("SELECT seq, size FROM events ORDER BY seq")
-                while excess > 0, try statement.step() {
-                    lastSequence = statement.column(0).integer ?? 0
-                    excess -= statement.column(1).integer ?? 0
-                }
-                statement.reset()
-                try db.query("DELETE FROM events WHERE seq <= ?", [.integer(lastSequence)])
-                removed += db.changes
+            // The log is in enqueue order, so what goes is a prefix: what expired, then the oldest while the log is
+            // over its size. Walk it from the oldest end (no index by time to keep up on every insert, and no sum
+            // over the table: `event_log_size` keeps the total) and delete it in one statement.
+            var remaining = try db.query("SELECT bytes FROM event_log_size WHERE id = 1").first?.first?.integer ?? 0
+            var lastRemoved: Int64?
+            let oldest = try db.statement("SELECT seq, enqueued_ms, size FROM events ORDER BY seq")
+            while try oldest.step() {
+                let enqueued = oldest.column(1).integer ?? 0
+                guard enqueued < cutoff.milliseconds || remaining > maximumBytes else { break }
+                lastRemoved = oldest.column(0).integer
+                remaining -= oldest.column(2).integer ?? 0
             }
+            oldest.reset()
+            guard let lastRemoved else { return 0 }
+            try db.query("DELETE FROM events WHERE seq <= ?", [.integer(lastRemoved)])
+            let removed = db.changes
+            try db.query("UPDATE event_log_size SET bytes = ? WHERE id = 1", [.integer(max(0, remaining))])
             return removed
         }
     }

@@ -9,7 +9,10 @@ import IoTHubProtocol
 /// ```
 public final class SQLiteHubStore: HubStore {
     let executor: SQLiteExecutor
-    static let schemaVersion: Int64 = 1
+    /// 2: `events` lost its indexes by time (retention walks the log from its oldest end instead) and by device (a
+    /// read for one device filters the log after its cursor): a message is one append to one b-tree, where the
+    /// device index wrote a random page per message and made every commit rewrite hundreds of them; `event_log_size` keeps the log's byte count, so retention never sums the table.
+    static let schemaVersion: Int64 = 2
 
     /// Opens or creates the database at `path`.
     /// - Parameter durability: `.full` syncs every committed batch to disk (survives power loss); `.normal`
@@ -44,8 +47,8 @@ public final class SQLiteHubStore: HubStore {
                 seq INTEGER PRIMARY KEY AUTOINCREMENT, device_id TEXT NOT NULL, module_id TEXT NOT NULL,
                 enqueued_ms INTEGER NOT NULL, body BLOB NOT NULL, properties TEXT NOT NULL, system TEXT NOT NULL,
                 size INTEGER NOT NULL);
-            CREATE INDEX IF NOT EXISTS events_by_device ON events (device_id, seq);
-            CREATE INDEX IF NOT EXISTS events_by_time ON events (enqueued_ms);
+            CREATE TABLE IF NOT EXISTS event_log_size (id INTEGER PRIMARY KEY CHECK (id = 1), bytes INTEGER NOT NULL);
+            INSERT OR IGNORE INTO event_log_size (id, bytes) SELECT 1, COALESCE(SUM(size), 0) FROM events;
             CREATE TABLE IF NOT EXISTS c2d (
                 id INTEGER PRIMARY KEY AUTOINCREMENT, device_id TEXT NOT NULL, module_id TEXT NOT NULL,
                 lock_token TEXT, locked_until_ms INTEGER, enqueued_ms INTEGER NOT NULL, expiry_ms INTEGER NOT NULL,
@@ -59,7 +62,15 @@ public final class SQLiteHubStore: HubStore {
                 created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL);
             INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '\(schemaVersion)');
             """)
-        let version = try db.query("SELECT value FROM meta WHERE key = 'schema_version'").first?.first?.text
+        var version = try db.query("SELECT value FROM meta WHERE key = 'schema_version'").first?.first?.text
+        if version == "1" {
+            try db.execute("""
+                DROP INDEX IF EXISTS events_by_time;
+                DROP INDEX IF EXISTS events_by_device;
+                UPDATE meta SET value = '2' WHERE key = 'schema_version';
+                """)
+            version = "2"
+        }
         guard version == String(schemaVersion) else {
             throw SQLiteError(code: 1, message: "the database has schema version \(version ?? "?"); this hub understands \(schemaVersion). Use a matching hub version or a new --data-dir", sql: nil)
         }
@@ -103,21 +114,32 @@ extension SQLiteValue {
     static func optionalText(_ text: String?) -> SQLiteValue { text.map { .text($0) } ?? .null }
 }
 
+/// How the SQLite store keeps properties: a JSON object of strings per column (``JSONStringMembers``), readable
+/// with the `sqlite3` shell and its JSON functions.
 enum PropertyCoding {
     static func encode(_ properties: [String: String]) -> String {
-        let data = (try? JSONSerialization.data(withJSONObject: properties, options: [.sortedKeys])) ?? Data("{}".utf8)
-        return String(decoding: data, as: UTF8.self)
+        var bytes: [UInt8] = []
+        JSONStringMembers.write(properties.sorted { $0.key < $1.key }.lazy.map { ($0.key, $0.value) }, to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    static func decode(_ value: SQLiteValue) -> [String: String] {
+        guard let bytes = value.bytes, let members = try? JSONStringMembers.parse(bytes) else { return [:] }
+        return Dictionary(members, uniquingKeysWith: { $1 })
     }
 
     static func decode(_ text: String?) -> [String: String] {
-        guard let text, let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: String] else {
-            return [:]
-        }
-        return object
+        decode(text.map { .text($0) } ?? .null)
     }
 
     static func encodeSystem(_ properties: MessageSystemProperties) -> String {
-        encode(Dictionary(properties.namedValues.map { ($0.name, $0.value) }, uniquingKeysWith: { $1 }))
+        var bytes: [UInt8] = []
+        JSONStringMembers.write(properties.namedValues.lazy.map { ($0.name, $0.value) }, to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    static func decodeSystem(_ value: SQLiteValue) -> MessageSystemProperties {
+        MessageSystemProperties(namedValues: decode(value))
     }
 
     static func decodeSystem(_ text: String?) -> MessageSystemProperties {

@@ -1,0 +1,60 @@
+import IoTHubProtocol
+
+/// Who sends a session's telemetry, as the hub stamps it on every message: the identity, how it authenticated, its
+/// generation id and the protocol. A protocol head makes one when the session opens, so nothing of this is
+/// recomputed per message.
+public struct TelemetrySource: Sendable {
+    /// The sending device or module.
+    public let identity: DeviceIdentity
+    /// How it authenticated.
+    public let authentication: EventService.AuthenticationKind
+    /// The registry generation id it authenticated against.
+    public let generationId: String
+    /// The protocol head's name for metrics: `mqtt`, `amqp`, `https`.
+    public let protocolName: String
+    /// `iothub-connection-auth-method`, as IoT Hub writes it.
+    let authenticationMethod: String
+    /// The connection's system properties as JSON object members (`"iothub-connection-device-id":"d1",…`), encoded
+    /// once for every message of the session.
+    let encodedMembers: [UInt8]
+
+    public init(identity: DeviceIdentity, authentication: EventService.AuthenticationKind, generationId: String,
+                protocol protocolName: String) {
+        self.identity = identity
+        self.authentication = authentication
+        self.generationId = generationId
+        self.protocolName = protocolName
+        let method =
+            #"{"scope":"\#(identity.moduleId == nil ? "device" : "module")","type":"\#(authentication.rawValue)","issuer":"iothub","acceptingIpFilterRule":null}"#
+        authenticationMethod = method
+        var members: [UInt8] = []
+        JSONStringMembers.append(key: "iothub-connection-device-id", value: identity.deviceId, first: true, to: &members)
+        if let moduleId = identity.moduleId {
+            JSONStringMembers.append(key: "iothub-connection-module-id", value: moduleId, first: false, to: &members)
+        }
+        JSONStringMembers.append(key: "iothub-connection-auth-method", value: method, first: false, to: &members)
+        JSONStringMembers.append(key: "iothub-connection-auth-generation-id", value: generationId, first: false, to: &members)
+        encodedMembers = members
+    }
+}
+
+/// The enqueue time stamped on messages accepted together (one event-loop tick's worth): computed once, used by
+/// every message of the batch.
+public struct EnqueueStamp: Sendable {
+    /// Milliseconds since 1970, for the log's retention.
+    public let milliseconds: Int64
+    /// `iothub-enqueuedtime`: ISO 8601 with 100 ns ticks.
+    public let iso8601: String
+    /// `"iothub-enqueuedtime":"…","iothub-message-source":"Telemetry"`, encoded once for the batch.
+    let encodedMembers: [UInt8]
+
+    /// The stamp for `timestamp`.
+    public init(_ timestamp: Timestamp) {
+        milliseconds = timestamp.secondsSince1970 * 1000 + Int64(timestamp.nanoseconds / 1_000_000)
+        iso8601 = timestamp.iso8601
+        var members: [UInt8] = []
+        JSONStringMembers.append(key: "iothub-enqueuedtime", value: iso8601, first: true, to: &members)
+        JSONStringMembers.append(key: "iothub-message-source", value: "Telemetry", first: false, to: &members)
+        encodedMembers = members
+    }
+}

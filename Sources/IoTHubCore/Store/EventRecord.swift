@@ -1,0 +1,30 @@
+import IoTHubProtocol
+
+/// A device-to-cloud message as the event log stores it: stamped, with its properties already encoded, so that
+/// the store's writer thread does nothing but write.
+///
+/// ``EventService/record(_:from:at:)`` makes one; ``HubStore/appendEvents(_:completion:)`` appends a batch of them.
+public struct EventRecord: Sendable {
+    /// The sending device or module.
+    public var identity: DeviceIdentity
+    /// When the hub accepted the message, in milliseconds since 1970.
+    public var enqueuedMilliseconds: Int64
+    /// The payload.
+    public var body: [UInt8]
+    /// Application properties: a JSON object of strings (``JSONStringMembers``).
+    public var properties: [UInt8]
+    /// System properties by their `iothub-…`/AMQP names, the hub's stamps included: a JSON object of strings.
+    public var system: [UInt8]
+
+    public init(identity: DeviceIdentity, enqueuedMilliseconds: Int64, body: [UInt8], properties: [UInt8],
+                system: [UInt8]) {
+        self.identity = identity
+        self.enqueuedMilliseconds = enqueuedMilliseconds
+        self.body = body
+        self.properties = properties
+        self.system = system
+    }
+
+    /// What the record counts against the log's size bound.
+    public var size: Int64 { Int64(body.count + properties.count + system.count) }
+}
