@@ -157,6 +157,8 @@ final class NativeMQTTDevice: DeviceSocketDelegate, ShardDevice {
                 // send in lockstep.
                 nextSendAt = now + shard.randomDuration(upTo: telemetry.interval)
             }
+            // A device with nothing to send (--messages 0: a connect storm) is done once connected.
+            if behaviour.messageLimit == 0 { return abandon() }
             sendDue(now: now)
         case .subscribed:
             if let report = behaviour.twin.reportOnConnect, !reportedOnConnect {
