@@ -19,15 +19,13 @@
 #                    for it: QoS 1 ingest, a connect storm, 15,000 idle connections, then service round trips
 #                    (twins, methods, C2D, D2C end to end) on the hub; ratios hub ÷ Mosquitto
 #                                                                             -> bench-results/hub-vs-mosquitto.json
-#   ingest-instructions  instructions per ingested message, hub and Mosquitto, under valgrind's callgrind
-#                                                                             -> bench-results/ingest-instructions.json
 #   provision        fleetsim provision: PROVISION_DEVICES (100000) devices created in bulk calls of 100 with
 #                    PROVISION_CONCURRENCY (8) in flight over the plain HTTP port: devices/s, retries by status
 #                                                                             -> bench-results/provision.json
 #
 # Knobs (environment): AMQP_DEVICES (20000), AMQP_WARMUP (2000), AMQP_TLS=1 (AMQP over TLS instead of the plain
 # port), FOOTPRINT_BASELINE=REV (also build sample-telemetry at git revision REV, e.g. one from before Foundation
-# left the SDK, and measure it beside the current one), BENCH=hub-vs-mosquitto,ingest-instructions,amqp-multiplex,native-mqtt-idle,proton-floor,sdk-footprint,mosquitto-fleet,provision
+# left the SDK, and measure it beside the current one), BENCH=hub-vs-mosquitto,amqp-multiplex,native-mqtt-idle,proton-floor,sdk-footprint,mosquitto-fleet,provision
 # (which to run), MQTT_IDLE_DEVICES (15000; one process holds up to 19,000), PROVISION_DEVICES (100000),
 # PROVISION_CONCURRENCY (8).
 set -euo pipefail
@@ -36,7 +34,7 @@ export PATH=/opt/swift/usr/bin:$PATH
 
 AMQP_DEVICES=${AMQP_DEVICES:-20000}
 AMQP_WARMUP=${AMQP_WARMUP:-2000}
-BENCH=${BENCH:-hub-vs-mosquitto,ingest-instructions,amqp-multiplex,native-mqtt-idle,proton-floor,sdk-footprint,mosquitto-fleet,provision}
+BENCH=${BENCH:-hub-vs-mosquitto,amqp-multiplex,native-mqtt-idle,proton-floor,sdk-footprint,mosquitto-fleet,provision}
 MQTT_IDLE_DEVICES=${MQTT_IDLE_DEVICES:-15000}
 PROVISION_DEVICES=${PROVISION_DEVICES:-100000}
 PROVISION_CONCURRENCY=${PROVISION_CONCURRENCY:-8}
@@ -146,10 +144,6 @@ fi
 
 if wants hub-vs-mosquitto; then
     bash scripts/bench/hub_vs_mosquitto.sh "$bin" || status=$?
-fi
-
-if wants ingest-instructions; then
-    bash scripts/bench/ingest_instructions.sh "$bin" || status=$?
 fi
 
 if wants mosquitto-fleet; then

@@ -14,7 +14,6 @@ packages=(
     openssl               # certificates for TLS and X.509 tests
     curl                  # HTTP checks in tests
     gdb                   # make hostile reads the hub's memory after malloc_trim
-    valgrind              # make bench counts instructions per ingested message with callgrind
     chromium              # a headless browser renders the simulator's HTML report in a test
     fonts-liberation      # ... with real fonts (chromium only recommends them)
 )
