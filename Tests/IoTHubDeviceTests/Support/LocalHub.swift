@@ -25,10 +25,22 @@ final class LocalHub: @unchecked Sendable {
     static func start(amqpObserver: AMQPWireRecorder? = nil, amqpIdentityLimit: Int? = nil) async throws -> LocalHub {
         let directory = NSTemporaryDirectory() + "iothub-device-tests-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let ports = try FreePorts.take(5)
-        let (server, task) = try await launch(directory: directory, ports: ports, amqpObserver: amqpObserver,
-                                              amqpIdentityLimit: amqpIdentityLimit)
-        return LocalHub(directory: directory, ports: ports, server: server, task: task, amqpObserver: amqpObserver)
+        // A port found free can be taken before the hub binds it (another test's outgoing connection may get it as
+        // its ephemeral port); that listener then fails and the hub stops. Start again on other ports.
+        for attempt in 1...5 {
+            let ports = try FreePorts.take(5)
+            let (server, task, listening) = try await launch(directory: directory, ports: ports, amqpObserver: amqpObserver,
+                                                             amqpIdentityLimit: amqpIdentityLimit)
+            if listening {
+                return LocalHub(directory: directory, ports: ports, server: server, task: task, amqpObserver: amqpObserver)
+            }
+            await server.shutdown()
+            let failure = await task.result
+            if attempt == 5 {
+                throw DeviceClientError.invalidConfiguration("the test hub's listeners did not all come up: \(failure)")
+            }
+        }
+        throw DeviceClientError.invalidConfiguration("the test hub did not start")
     }
 
     private init(directory: String, ports: [Int], server: HubServer, task: Task<Void, Error>,
@@ -44,9 +56,10 @@ final class LocalHub: @unchecked Sendable {
         self.task = task
     }
 
+    /// Starts the hub and waits until every port accepts; `listening` is `false` when one did not within 4 s.
     private static func launch(directory: String, ports: [Int], amqpObserver: AMQPWireRecorder?,
                                amqpIdentityLimit: Int? = nil) async throws
-        -> (HubServer, Task<Void, Error>)
+        -> (server: HubServer, task: Task<Void, Error>, listening: Bool)
     {
         var logger = Logger(label: "device-test-hub")
         logger.logLevel = .warning
@@ -68,14 +81,17 @@ final class LocalHub: @unchecked Sendable {
         }
         guard let server else { throw DeviceClientError.invalidConfiguration("hub did not start") }
         let task = Task { try await server.run() }
-        for port in [ports[0], ports[1], ports[3], ports[4]] {
+        var listening = true
+        for port in ports {
             // Until the port accepts (a `for … where` here would go on probing all 400 times).
+            var accepted = false
             for _ in 0..<400 {
-                if FreePorts.accepts(port) { break }
+                if FreePorts.accepts(port) { accepted = true; break }
                 try await Task.sleep(for: .milliseconds(10))
             }
+            listening = listening && accepted
         }
-        return (server, task)
+        return (server, task, listening)
     }
 
     var services: HubServices { server.services }
@@ -91,9 +107,9 @@ final class LocalHub: @unchecked Sendable {
     func restart(after pause: Duration = .zero) async throws {
         await stop()
         if pause > .zero { try await Task.sleep(for: pause) }
-        (server, task) = try await Self.launch(directory: directory,
-                                               ports: [mqttPort, mqttsPort, httpsPort, amqpsPort, amqpPort],
-                                               amqpObserver: amqpObserver)
+        (server, task, _) = try await Self.launch(directory: directory,
+                                                  ports: [mqttPort, mqttsPort, httpsPort, amqpsPort, amqpPort],
+                                                  amqpObserver: amqpObserver)
     }
 
     /// Creates a SAS device and returns its primary key (base64).
