@@ -50,7 +50,7 @@ struct ServeCommand: AsyncParsableCommand {
     var plainAMQPPort: Int?
 
     @Option(help: "full: every acknowledged message survives power loss (one disk sync per committed batch); normal: it survives a killed hub, not a lost machine.")
-    var durability: String = "full"
+    var durability: SQLiteExecutor.Durability = .full
 
     @Option(name: .customLong("retention-hours"), help: "How long telemetry is kept.")
     var retentionHours: Double = 24
@@ -66,9 +66,6 @@ struct ServeCommand: AsyncParsableCommand {
 
     func validate() throws {
         do { _ = try ThrottlingConfiguration(tier: tier, units: units) } catch { throw ValidationError(error.description) }
-        guard SQLiteExecutor.Durability(option: durability) != nil else {
-            throw ValidationError("--durability must be full or normal, not '\(durability)'")
-        }
     }
 
     func run() async throws {
@@ -85,7 +82,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.throttling = try ThrottlingConfiguration(tier: tier, units: units)
         configuration.amqpsPort = amqpsPort
         configuration.plainAMQPPort = plainAMQPPort
-        configuration.durability = SQLiteExecutor.Durability(option: durability) ?? .full
+        configuration.durability = durability
         let server: HubServer
         do { server = try await HubServer.start(configuration, logger: logger) } catch let error as HubStartupError {
             throw ValidationError(error.description)
@@ -124,4 +121,11 @@ struct ConnectionStringCommand: AsyncParsableCommand {
         }
         print(match.connectionString(hostName: configuration.hostName))
     }
+}
+
+/// `--durability full|normal`.
+extension SQLiteExecutor.Durability: ExpressibleByArgument {
+    public init?(argument: String) { self.init(option: argument) }
+    public static var allValueStrings: [String] { ["full", "normal"] }
+    public var defaultValueDescription: String { self == .full ? "full" : "normal" }
 }

@@ -47,18 +47,12 @@ public final class EventService: Sendable {
         }
         var properties: [UInt8] = []
         properties.reserveCapacity(2 + message.properties.count * 24)
-        JSONStringMembers.open(&properties)
-        var first = true
-        for (key, value) in message.properties {
-            JSONStringMembers.append(key: key, value: value, first: first, to: &properties)
-            first = false
-        }
-        JSONStringMembers.close(&properties)
+        JSONStringMembers.write(message.properties.lazy.map { ($0.key, $0.value) }, to: &properties)
 
         var system: [UInt8] = []
         system.reserveCapacity(source.encodedMembers.count + stamp.encodedMembers.count + 96)
         JSONStringMembers.open(&system)
-        first = true
+        var first = true
         // What the sender set, then the hub's stamps; a sender cannot set these (IoT Hub overwrites them).
         message.systemProperties.forEachSenderProperty { name, value in
             JSONStringMembers.append(key: name, value: value, first: first, to: &system)

@@ -12,8 +12,6 @@ public struct TelemetrySource: Sendable {
     public let generationId: String
     /// The protocol head's name for metrics: `mqtt`, `amqp`, `https`.
     public let protocolName: String
-    /// `iothub-connection-auth-method`, as IoT Hub writes it.
-    let authenticationMethod: String
     /// The connection's system properties as JSON object members (`"iothub-connection-device-id":"d1",…`), encoded
     /// once for every message of the session.
     let encodedMembers: [UInt8]
@@ -24,9 +22,9 @@ public struct TelemetrySource: Sendable {
         self.authentication = authentication
         self.generationId = generationId
         self.protocolName = protocolName
+        // `iothub-connection-auth-method`, as IoT Hub writes it.
         let method =
             #"{"scope":"\#(identity.moduleId == nil ? "device" : "module")","type":"\#(authentication.rawValue)","issuer":"iothub","acceptingIpFilterRule":null}"#
-        authenticationMethod = method
         var members: [UInt8] = []
         JSONStringMembers.append(key: "iothub-connection-device-id", value: identity.deviceId, first: true, to: &members)
         if let moduleId = identity.moduleId {

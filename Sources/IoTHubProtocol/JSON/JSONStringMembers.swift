@@ -27,6 +27,7 @@ public enum JSONStringMembers {
     public static func close(_ output: inout [UInt8]) { output.append(UInt8(ascii: "}")) }
 
     /// Appends `{"k":"v",…}` for `members`, in their order.
+    @inlinable
     public static func write(_ members: some Sequence<(String, String)>, to output: inout [UInt8]) {
         open(&output)
         var first = true

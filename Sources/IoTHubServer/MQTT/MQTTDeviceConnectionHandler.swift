@@ -748,12 +748,12 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler, DeviceSessionHost
         session.detach()
         self.session = nil
         abandon(cloudToDevice.removeAll())
-        if let will, !clientDisconnected, endReason == nil, case .telemetry(let bag)? = try? DeviceTopic(parsing: will.topic, identity: identity) {
+        if let will, let telemetrySource, !clientDisconnected, endReason == nil,
+           case .telemetry(let bag)? = try? DeviceTopic(parsing: will.topic, identity: identity) {
             var message = IoTHubMessage(body: will.payload, propertyBag: bag)
             message.properties["iothub-MessageType"] = "Will"
             let logger = self.logger
-            services.events.ingest(message, from: TelemetrySource(identity: identity, authentication: authenticationMethod,
-                                                                  generationId: generationId, protocol: Self.protocolName)) { result in
+            services.events.ingest(message, from: telemetrySource) { result in
                 if case .failure(let error) = result { logger.warning("will message not stored", metadata: ["error": "\(error)"]) }
             }
         }

@@ -147,9 +147,7 @@ public final class SQLiteStatement {
                                         sqlite3_uint64(buffer.count), csqlite_transient())
                 }
             }
-            guard status == SQLITE_OK else {
-                throw SQLiteError(code: status, message: connection.lastErrorMessage, sql: sql)
-            }
+            try check(status)
         }
     }
 
