@@ -110,6 +110,14 @@ public struct MQTTStreamDecoder: Sendable {
         }
     }
 
+    /// Frees the buffer's storage if every byte received has been returned as a packet, so that a connection
+    /// waiting for its next packet holds no buffer. A transport calls it after draining ``next()``.
+    public mutating func releaseStorageIfDrained() {
+        guard readIndex == buffer.count, buffer.capacity > 0 else { return }
+        buffer = []
+        readIndex = 0
+    }
+
     private mutating func releaseConsumedBuffer() {
         buffer.removeAll(keepingCapacity: buffer.capacity <= maximumRetainedCapacity)
         readIndex = 0

@@ -50,7 +50,8 @@ public final class EventService: Sendable {
         JSONStringMembers.write(message.properties.lazy.map { ($0.key, $0.value) }, to: &properties)
 
         var system: [UInt8] = []
-        system.reserveCapacity(source.encodedMembers.count + stamp.encodedMembers.count + 96)
+        system.reserveCapacity(source.identityMembers.count + source.authenticationMembers.count
+                               + source.generationMembers.count + stamp.encodedMembers.count + 96)
         JSONStringMembers.open(&system)
         var first = true
         // What the sender set, then the hub's stamps; a sender cannot set these (IoT Hub overwrites them).
@@ -59,7 +60,9 @@ public final class EventService: Sendable {
             first = false
         }
         if !first { system.append(UInt8(ascii: ",")) }
-        system.append(contentsOf: source.encodedMembers)
+        system.append(contentsOf: source.identityMembers)
+        system.append(contentsOf: source.authenticationMembers)
+        system.append(contentsOf: source.generationMembers)
         system.append(UInt8(ascii: ","))
         system.append(contentsOf: stamp.encodedMembers)
         JSONStringMembers.close(&system)

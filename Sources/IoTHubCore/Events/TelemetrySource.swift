@@ -13,8 +13,12 @@ public struct TelemetrySource: Sendable {
     /// The protocol head's name for metrics: `mqtt`, `amqp`, `https`.
     public let protocolName: String
     /// The connection's system properties as JSON object members (`"iothub-connection-device-id":"d1",…`), encoded
-    /// once for every message of the session.
-    let encodedMembers: [UInt8]
+    /// once for every message of the session, in three parts written one after the other: the identity's members,
+    /// the authentication method's (one shared array per scope and kind, so a connection holds no copy) and the
+    /// generation id's. Each per-connection part is sized to fit.
+    let identityMembers: [UInt8]
+    let authenticationMembers: [UInt8]
+    let generationMembers: [UInt8]
 
     public init(identity: DeviceIdentity, authentication: EventService.AuthenticationKind, generationId: String,
                 protocol protocolName: String) {
@@ -22,22 +26,44 @@ public struct TelemetrySource: Sendable {
         self.authentication = authentication
         self.generationId = generationId
         self.protocolName = protocolName
-        // `iothub-connection-auth-method`, as IoT Hub writes it.
-        let method =
-            #"{"scope":"\#(identity.moduleId == nil ? "device" : "module")","type":"\#(authentication.rawValue)","issuer":"iothub","acceptingIpFilterRule":null}"#
         var members: [UInt8] = []
         JSONStringMembers.append(key: "iothub-connection-device-id", value: identity.deviceId, first: true, to: &members)
         if let moduleId = identity.moduleId {
             JSONStringMembers.append(key: "iothub-connection-module-id", value: moduleId, first: false, to: &members)
         }
-        JSONStringMembers.append(key: "iothub-connection-auth-method", value: method, first: false, to: &members)
+        identityMembers = Self.fitted(members)
+        authenticationMembers = Self.authenticationMembers(module: identity.moduleId != nil, authentication)
+        members.removeAll(keepingCapacity: true)
         JSONStringMembers.append(key: "iothub-connection-auth-generation-id", value: generationId, first: false, to: &members)
-        encodedMembers = members
+        generationMembers = Self.fitted(members)
+    }
+
+    /// A copy whose storage is no larger than its bytes (an array grown by appending holds up to twice as much).
+    private static func fitted(_ bytes: [UInt8]) -> [UInt8] {
+        bytes.withUnsafeBufferPointer { Array($0) }
+    }
+
+    /// `,"iothub-connection-auth-method":"{…}"`, as IoT Hub writes it, for each scope and kind.
+    private static let sharedAuthenticationMembers: [[UInt8]] = [false, true].flatMap { module in
+        [EventService.AuthenticationKind.sas, .selfSigned, .certificateAuthority].map { kind in
+            let method = #"{"scope":"\#(module ? "module" : "device")","type":"\#(kind.rawValue)","issuer":"iothub","acceptingIpFilterRule":null}"#
+            var members: [UInt8] = []
+            JSONStringMembers.append(key: "iothub-connection-auth-method", value: method, first: false, to: &members)
+            return fitted(members)
+        }
+    }
+
+    private static func authenticationMembers(module: Bool, _ kind: EventService.AuthenticationKind) -> [UInt8] {
+        let index: Int
+        switch kind {
+        case .sas: index = 0
+        case .selfSigned: index = 1
+        case .certificateAuthority: index = 2
+        }
+        return sharedAuthenticationMembers[(module ? 3 : 0) + index]
     }
 }
 
-/// The enqueue time stamped on messages accepted together (one event-loop tick's worth): computed once, used by
-/// every message of the batch.
 public struct EnqueueStamp: Sendable {
     /// Milliseconds since 1970, for the log's retention.
     public let milliseconds: Int64

@@ -33,7 +33,7 @@ final class AMQPConnectionHandler: ChannelInboundHandler, DeviceSessionHost, Tel
     /// The client certificate chain of the TLS handshake (empty for plain TCP or a peer that sent none).
     let presentedChain: PresentedChain
     /// Where telemetry goes: the event loop's batch (``TelemetryIngestQueue``).
-    private let ingestQueues: TelemetryIngestQueues
+    private let locals: EventLoopLocals
     private(set) var ingestQueue: TelemetryIngestQueue?
     /// Telemetry transfers being stored, by the token their messages were submitted with.
     var pendingDeliveries: [UInt64: PendingTelemetry] = [:]
@@ -67,8 +67,8 @@ final class AMQPConnectionHandler: ChannelInboundHandler, DeviceSessionHost, Tel
     private var nextTag: UInt64 = 0
 
     init(services: HubServices, configuration: AMQPEndpointConfiguration, logger: Logger,
-         presentedChain: PresentedChain, ingest: TelemetryIngestQueues, admission: ConnectionAdmission.Ticket? = nil) {
-        ingestQueues = ingest
+         presentedChain: PresentedChain, locals: EventLoopLocals, admission: ConnectionAdmission.Ticket? = nil) {
+        self.locals = locals
         self.services = services
         self.configuration = configuration
         self.logger = logger
@@ -88,7 +88,7 @@ final class AMQPConnectionHandler: ChannelInboundHandler, DeviceSessionHost, Tel
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        ingestQueue = ingestQueues.queue(on: context.eventLoop)
+        ingestQueue = locals.on(context.eventLoop).ingest
         if let remote = context.channel.remoteAddress { logger[metadataKey: "peer"] = "\(remote)" }
         if context.channel.isActive { startOpenTimer(context) }
     }

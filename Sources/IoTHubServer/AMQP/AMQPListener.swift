@@ -19,13 +19,14 @@ struct AMQPListener: Service {
     let logger: Logger
     /// Told the port once bound (the configured one, or the one the system chose for port 0).
     var bound: (@Sendable (Int) -> Void)?
-    /// The hub's per-event-loop telemetry batches, shared with its other listeners (`nil`: this listener's own).
-    var ingest: TelemetryIngestQueues?
+    /// The hub's per-event-loop telemetry batches and timer wheels, shared with its other listeners (`nil`: this
+    /// listener's own).
+    var locals: EventLoopLocals?
 
     /// Builds the child pipeline of one connection, [TLS] → Proton engine, once the hub's ``ConnectionAdmission``
     /// admits it; a connection it refuses is closed before any handshake.
     static func initialize(_ channel: any Channel, services: HubServices, tls: NIOSSLContext?,
-                           configuration: AMQPEndpointConfiguration, ingest: TelemetryIngestQueues,
+                           configuration: AMQPEndpointConfiguration, locals: EventLoopLocals,
                            logger: Logger) -> EventLoopFuture<Void> {
         let source = channel.remoteAddress?.ipAddress
         let (ticket, refusal, _) = services.admission.admit(source: source)
@@ -49,7 +50,7 @@ struct AMQPListener: Service {
                     }))
                 }
                 try pipeline.addHandler(AMQPConnectionHandler(services: services, configuration: configuration, logger: logger,
-                                                              presentedChain: presented, ingest: ingest,
+                                                              presentedChain: presented, locals: locals,
                                                               admission: ticket))
             } catch {
                 services.admission.closed(ticket, authenticated: false)
@@ -60,7 +61,7 @@ struct AMQPListener: Service {
 
     func run() async throws {
         let (services, tls, configuration, logger) = (self.services, self.tls, self.configuration, self.logger)
-        let ingest = self.ingest ?? TelemetryIngestQueues(events: services.events)
+        let locals = self.locals ?? EventLoopLocals(events: services.events)
         let connections = ChannelCollector()
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 4096)
@@ -68,7 +69,7 @@ struct AMQPListener: Service {
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 connections.add(channel)
-                return Self.initialize(channel, services: services, tls: tls, configuration: configuration, ingest: ingest,
+                return Self.initialize(channel, services: services, tls: tls, configuration: configuration, locals: locals,
                                        logger: logger)
             }
             .bind(host: host, port: port).get()

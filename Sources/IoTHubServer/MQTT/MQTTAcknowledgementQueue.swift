@@ -11,7 +11,9 @@ struct MQTTAcknowledgementQueue {
         let number: UInt64
     }
 
-    private var slots = CircularBuffer<(packetId: UInt16, done: Bool)>(initialCapacity: 16)
+    /// Starts at one slot and grows to 16 at the first ticket, so a connection that never publishes at QoS 1 holds
+    /// almost nothing.
+    private var slots = CircularBuffer<(packetId: UInt16, done: Bool)>(initialCapacity: 0)
     private var firstNumber: UInt64 = 0
 
     /// Tickets taken and not yet released.
@@ -19,22 +21,21 @@ struct MQTTAcknowledgementQueue {
 
     /// Takes the next place for `packetId`.
     mutating func enqueue(_ packetId: UInt16) -> Ticket {
+        if slots.isEmpty, slots.capacity < 16 { slots.reserveCapacity(16) }
         slots.append((packetId, false))
         return Ticket(number: firstNumber + UInt64(slots.count - 1))
     }
 
-    /// Marks `ticket` done and returns the packet ids, in arrival order, that may now be acknowledged.
-    mutating func finish(_ ticket: Ticket) -> [UInt16] {
-        guard ticket.number >= firstNumber else { return [] }
+    /// Marks `ticket` done and calls `ready` with each packet id, in arrival order, that may now be acknowledged.
+    mutating func finish(_ ticket: Ticket, _ ready: (UInt16) -> Void) {
+        guard ticket.number >= firstNumber else { return }
         let index = Int(ticket.number - firstNumber)
-        guard index < slots.count else { return [] }
+        guard index < slots.count else { return }
         slots[slots.index(slots.startIndex, offsetBy: index)].done = true
-        var ready: [UInt16] = []
         while let first = slots.first, first.done {
-            ready.append(first.packetId)
             slots.removeFirst()
             firstNumber += 1
+            ready(first.packetId)
         }
-        return ready
     }
 }

@@ -21,7 +21,8 @@ import Synchronization
 /// telemetry is waiting for the store, too many twin requests are being processed, or the device does not read
 /// what it is sent, and closes a connection whose unread output passes
 /// ``MQTTEndpointConfiguration/maximumOutboundBytes``. A SAS session ends when its token expires, as on IoT Hub.
-final class MQTTDeviceConnectionHandler: ChannelDuplexHandler, DeviceSessionHost, TelemetryIngestClient {
+final class MQTTDeviceConnectionHandler: ChannelDuplexHandler, DeviceSessionHost, TelemetryIngestClient,
+    ConnectionTimerTarget {
     typealias InboundIn = MQTTPacket
     typealias OutboundIn = MQTTPacket
     typealias OutboundOut = MQTTPacket
@@ -39,9 +40,16 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler, DeviceSessionHost
     /// Handlers alive in this process: a leak check for tests, and what `/metrics` could report.
     static let liveHandlers = Atomic<Int>(0)
 
-    private let services: HubServices
-    private let configuration: MQTTEndpointConfiguration
-    private var logger: Logger
+    /// What the listener's connections share (services, configuration, per-loop objects, logger).
+    private let environment: MQTTConnectionEnvironment
+    private var services: HubServices { environment.services }
+    private var configuration: MQTTEndpointConfiguration { environment.configuration }
+    /// The listener's logger with this connection's peer and, once known, its identity: built when something is
+    /// logged (never per message), so a connection keeps no metadata of its own.
+    private var logger: ConnectionLogger {
+        ConnectionLogger(base: environment.logger, peer: context?.channel.remoteAddress,
+                         identity: identity.deviceId.isEmpty ? nil : identity)
+    }
     private var state = State.awaitingConnect
     /// Set once the hub decided to close; packets still buffered are ignored.
     private var closing = false
@@ -55,10 +63,9 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler, DeviceSessionHost
     private var admissionReleased = false
 
     // Connection
-    private var connectTimer: Scheduled<Void>?
+    private var connectTimer: ConnectionTimerWheel.Timer?
     private var pipelined: [MQTTPacket] = []
     private var identity = DeviceIdentity(deviceId: "")
-    private var generationId = ""
     private var session: HostedDeviceSession?
     private var will: MQTTWill?
     private var endReason: SessionEndReason?
@@ -71,14 +78,15 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler, DeviceSessionHost
     /// Stamped on this session's telemetry; set when the device is accepted.
     private var telemetrySource: TelemetrySource?
     /// Where this connection's telemetry goes: its event loop's batch, shared with every connection on the loop.
-    private let ingestQueues: TelemetryIngestQueues
     private var ingestQueue: TelemetryIngestQueue?
+    /// The timer wheel of this connection's event loop (connect timeout, keep-alive, token expiry).
+    private var timers: ConnectionTimerWheel?
 
     // Keep-alive and credential lifetime
     private var lastActivity = NIODeadline.uptimeNanoseconds(0)
     private var silenceLimit = TimeAmount.seconds(90)
-    private var keepAliveTimer: Scheduled<Void>?
-    private var tokenExpiryTimer: Scheduled<Void>?
+    private var keepAliveTimer: ConnectionTimerWheel.Timer?
+    private var tokenExpiryTimer: ConnectionTimerWheel.Timer?
 
     // Inbound PUBLISH acknowledgement and backpressure
     private var acknowledgements = MQTTAcknowledgementQueue()
@@ -97,21 +105,26 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler, DeviceSessionHost
     private var cloudToDevice: MQTTCloudToDeviceWindow
     private var cloudToDeviceTimer: Scheduled<Void>?
 
-    /// The client certificate chain of the TLS handshake (empty for plain TCP or a device that sent none).
-    private let presentedChain: PresentedChain
+    /// The client certificate chain of the TLS handshake (`nil` for plain TCP; empty for a device that sent none).
+    private let presentedChain: PresentedChain?
 
     /// - Parameter admission: the ticket of the hub's ``ConnectionAdmission`` when it admitted the connection; its
     ///   slots are held until the connection authenticates and closes.
-    init(services: HubServices, configuration: MQTTEndpointConfiguration, logger: Logger,
-         presentedChain: PresentedChain, ingest: TelemetryIngestQueues, admission: ConnectionAdmission.Ticket? = nil) {
+    init(environment: MQTTConnectionEnvironment, presentedChain: PresentedChain?,
+         admission: ConnectionAdmission.Ticket? = nil) {
+        self.environment = environment
         self.presentedChain = presentedChain
-        ingestQueues = ingest
-        self.services = services
-        self.configuration = configuration
-        self.logger = logger
         self.admission = admission
-        cloudToDevice = MQTTCloudToDeviceWindow(capacity: configuration.cloudToDeviceWindow)
+        cloudToDevice = MQTTCloudToDeviceWindow(capacity: environment.configuration.cloudToDeviceWindow)
         Self.liveHandlers.wrappingAdd(1, ordering: .relaxed)
+    }
+
+    convenience init(services: HubServices, configuration: MQTTEndpointConfiguration, logger: Logger,
+                     presentedChain: PresentedChain?, locals: EventLoopLocals,
+                     admission: ConnectionAdmission.Ticket? = nil) {
+        self.init(environment: MQTTConnectionEnvironment(services: services, configuration: configuration,
+                                                         locals: locals, logger: logger),
+                  presentedChain: presentedChain, admission: admission)
     }
 
     deinit {
@@ -122,9 +135,10 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler, DeviceSessionHost
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        ingestQueue = ingestQueues.queue(on: context.eventLoop)
+        let locals = environment.locals.on(context.eventLoop)
+        ingestQueue = locals.ingest
+        timers = locals.timers
         lastActivity = context.eventLoop.now
-        if let remote = context.channel.remoteAddress { logger[metadataKey: "peer"] = "\(remote)" }
         if context.channel.isActive { startConnectTimer(context) }
     }
 
@@ -136,7 +150,6 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler, DeviceSessionHost
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        if let remote = context.channel.remoteAddress { logger[metadataKey: "peer"] = "\(remote)" }
         startConnectTimer(context)
         context.fireChannelActive()
     }
@@ -203,10 +216,10 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler, DeviceSessionHost
     }
 
     private func cancelTimers() {
-        connectTimer?.cancel()
-        keepAliveTimer?.cancel()
+        for timer in [connectTimer, keepAliveTimer, tokenExpiryTimer] {
+            if let timer { timers?.cancel(timer) }
+        }
         cloudToDeviceTimer?.cancel()
-        tokenExpiryTimer?.cancel()
         connectTimer = nil
         keepAliveTimer = nil
         cloudToDeviceTimer = nil
@@ -234,11 +247,32 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler, DeviceSessionHost
     // MARK: CONNECT
 
     private func startConnectTimer(_ context: ChannelHandlerContext) {
-        guard connectTimer == nil else { return }
-        connectTimer = context.eventLoop.assumeIsolated().scheduleTask(in: configuration.connectTimeout) { [self] in
+        guard connectTimer == nil, let timers else { return }
+        connectTimer = timers.schedule(.connect, in: configuration.connectTimeout, for: self)
+    }
+
+    func connectionTimerFired(_ timer: ConnectionTimerWheel.Kind) {
+        switch timer {
+        case .connect:
+            connectTimer = nil
             guard state == .awaitingConnect || state == .authenticating else { return }
             logger.info("closing MQTT connection: no CONNECT within \(configuration.connectTimeout)")
             close()
+        case .keepAlive:
+            keepAliveTimer = nil
+            guard state == .connected, let context else { return }
+            if context.eventLoop.now - lastActivity >= silenceLimit {
+                logger.info("closing MQTT connection: silent for longer than 1.5 × keep-alive",
+                            metadata: ["limit": "\(silenceLimit)"])
+                close()
+            } else {
+                scheduleKeepAliveCheck()
+            }
+        case .tokenExpiry:
+            tokenExpiryTimer = nil
+            guard state == .connected else { return }
+            services.metrics.error(.iotHubUnauthorized, protocol: Self.protocolName)
+            end(.tokenExpired)
         }
     }
 
@@ -249,7 +283,7 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler, DeviceSessionHost
             return refuseConnection(.identifierRejected,
                                     reason: "client id '\(connect.clientId)' is not a valid device id or device/module id")
         }
-        logger[metadataKey: "identity"] = "\(identity)"
+        self.identity = identity  // named in this connection's log lines from here on
         guard let username = connect.username else {
             return refuseConnection(.notAuthorized, reason: "CONNECT has no user name; IoT Hub needs '{host}/{id}/?api-version=…'")
         }
@@ -273,7 +307,7 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler, DeviceSessionHost
             password = text
         }
         // Without a password, the device authenticates with the client certificate of the TLS handshake.
-        let certificate = password == nil ? presentedChain.presentedCertificate() : nil
+        let certificate = password == nil ? presentedChain?.presentedCertificate() : nil
         if let will = connect.will {
             guard case .telemetry? = try? DeviceTopic(parsing: will.topic, identity: identity) else {
                 return refuseConnection(.notAuthorized,
@@ -325,13 +359,13 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler, DeviceSessionHost
     private func accept(_ connect: MQTTConnect, identity: DeviceIdentity, record: DeviceRecord, tokenExpiry: Date?) {
         guard let context else { return }
         self.identity = identity
-        generationId = record.generationId
         telemetrySource = TelemetrySource(identity: identity, authentication: authenticationMethod,
-                                          generationId: generationId, protocol: Self.protocolName)
+                                          generationId: record.generationId, protocol: Self.protocolName)
         will = connect.will
         silenceLimit = configuration.silenceLimit(keepAlive: connect.keepAlive)
         state = .connected
-        connectTimer?.cancel()
+        if let connectTimer { timers?.cancel(connectTimer) }
+        connectTimer = nil
         if let admission, !admissionAuthenticated {
             admissionAuthenticated = true
             services.admission.authenticated(admission)
@@ -358,12 +392,7 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler, DeviceSessionHost
     private func scheduleTokenExpiry(_ expiry: Date, _ context: ChannelHandlerContext) {
         // A token is valid up to and including its `se` second.
         let remaining = max(0, expiry.timeIntervalSinceNow + 1)
-        tokenExpiryTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(Int64(remaining * 1000))) { [self] in
-            tokenExpiryTimer = nil
-            guard state == .connected else { return }
-            services.metrics.error(.iotHubUnauthorized, protocol: Self.protocolName)
-            end(.tokenExpired)
-        }
+        tokenExpiryTimer = timers?.schedule(.tokenExpiry, in: .milliseconds(Int64(remaining * 1000)), for: self)
     }
 
     private func refuseConnection(_ code: MQTTConnectReturnCode, reason: String, failedLogin: Bool = false) {
@@ -519,9 +548,7 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler, DeviceSessionHost
 
     private func acknowledge(_ ticket: MQTTAcknowledgementQueue.Ticket?) {
         guard let ticket else { return }
-        for packetId in acknowledgements.finish(ticket) {
-            send(.pubAck(MQTTPubAck(packetId: packetId)))
-        }
+        acknowledgements.finish(ticket) { packetId in send(.pubAck(MQTTPubAck(packetId: packetId))) }
     }
 
     /// Runs a twin request and publishes its answer. At most ``MQTTEndpointConfiguration/maximumPendingTwinRequests``
@@ -725,18 +752,7 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler, DeviceSessionHost
     // MARK: Keep-alive
 
     private func scheduleKeepAliveCheck() {
-        guard let context else { return }
-        let deadline = lastActivity + silenceLimit
-        keepAliveTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
-            guard state == .connected else { return }
-            if context.eventLoop.now - lastActivity >= silenceLimit {
-                logger.info("closing MQTT connection: silent for longer than 1.5 × keep-alive",
-                            metadata: ["limit": "\(silenceLimit)"])
-                close()
-            } else {
-                scheduleKeepAliveCheck()
-            }
-        }
+        keepAliveTimer = timers?.schedule(.keepAlive, at: lastActivity + silenceLimit, for: self)
     }
 
     // MARK: Closing

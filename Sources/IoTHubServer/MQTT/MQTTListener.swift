@@ -19,15 +19,25 @@ struct MQTTListener: Service {
     let logger: Logger
     /// Told the port once bound (the configured one, or the one the system chose for port 0).
     var bound: (@Sendable (Int) -> Void)?
-    /// The hub's per-event-loop telemetry batches, shared with its other listeners (`nil`: this listener's own).
-    var ingest: TelemetryIngestQueues?
+    /// The hub's per-event-loop telemetry batches and timer wheels, shared with its other listeners (`nil`: this
+    /// listener's own).
+    var locals: EventLoopLocals?
 
     /// Builds the child pipeline of one device connection: [TLS] → packet codec → connection handler, once the
     /// hub's ``ConnectionAdmission`` admits it; a connection it refuses (too many not yet authenticated, the
     /// descriptor budget spent, or a source blocked after failed logins) is closed before any handshake.
     static func initialize(_ channel: any Channel, services: HubServices, tls: NIOSSLContext?,
-                           configuration: MQTTEndpointConfiguration, ingest: TelemetryIngestQueues,
+                           configuration: MQTTEndpointConfiguration, locals: EventLoopLocals,
                            logger: Logger) -> EventLoopFuture<Void> {
+        initialize(channel, environment: MQTTConnectionEnvironment(services: services, configuration: configuration,
+                                                                   locals: locals, logger: logger),
+                   tls: tls)
+    }
+
+    /// Builds the child pipeline of one device connection with the listener's shared `environment`.
+    static func initialize(_ channel: any Channel, environment: MQTTConnectionEnvironment,
+                           tls: NIOSSLContext?) -> EventLoopFuture<Void> {
+        let (services, configuration, logger) = (environment.services, environment.configuration, environment.logger)
         let source = channel.remoteAddress?.ipAddress
         let (ticket, refusal, suppressed) = services.admission.admit(source: source)
         if let suppressed, suppressed > 0 {
@@ -44,16 +54,16 @@ struct MQTTListener: Service {
         }
         return channel.eventLoop.makeCompletedFuture {
             let pipeline = channel.pipeline.syncOperations
-            let presented = PresentedChain()
-            let handler = MQTTDeviceConnectionHandler(services: services, configuration: configuration, logger: logger,
-                                                      presentedChain: presented, ingest: ingest, admission: ticket)
+            let presented = tls == nil ? nil : PresentedChain()
+            let handler = MQTTDeviceConnectionHandler(environment: environment, presentedChain: presented,
+                                                      admission: ticket)
             do {
                 if let tls {
                     // Client certificates are requested and accepted whatever their issuer: the hub decides at CONNECT
                     // (thumbprint, or chain to a trusted CA, and validity), where it can answer CONNACK 5 with a
                     // reason instead of a TLS alert.
                     try pipeline.addHandler(NIOSSLServerHandler(context: tls, customVerificationCallback: { chain, promise in
-                        presented.record(chain)
+                        presented?.record(chain)
                         promise.succeed(.certificateVerified)
                     }))
                 }
@@ -70,16 +80,21 @@ struct MQTTListener: Service {
 
     func run() async throws {
         let (services, tls, configuration, logger) = (self.services, self.tls, self.configuration, self.logger)
-        let ingest = self.ingest ?? TelemetryIngestQueues(events: services.events)
+        let environment = MQTTConnectionEnvironment(services: services, configuration: configuration,
+                                                    locals: self.locals ?? EventLoopLocals(events: services.events),
+                                                    logger: logger)
         let connections = ChannelCollector()
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 4096)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            // NIO keeps each channel's receive buffer for its next read: start it small, so an idle connection
+            // holds about its CONNECT's size rather than 2 KB. Busy connections grow it up to 64 KB as they read.
+            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256,
+                                                                                      maximum: 65_536))
             .childChannelInitializer { channel in
                 connections.add(channel)
-                return Self.initialize(channel, services: services, tls: tls, configuration: configuration, ingest: ingest,
-                                       logger: logger)
+                return Self.initialize(channel, environment: environment, tls: tls)
             }
             .bind(host: host, port: port).get()
         let port = server.localAddress?.port ?? port

@@ -40,13 +40,15 @@ final class MQTTPacketCodecHandler: ChannelDuplexHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !failed else { return }
-        var buffer = unwrapInboundIn(data)
-        if let bytes = buffer.readBytes(length: buffer.readableBytes) { decoder.append(bytes) }
+        let buffer = unwrapInboundIn(data)
+        buffer.withUnsafeReadableBytes { decoder.append($0) }
         do {
             while let packet = try decoder.next() {
                 context.fireChannelRead(wrapInboundOut(packet))
                 guard !failed, context.channel.isActive else { return }
             }
+            // Between packets an idle connection keeps no decode buffer.
+            decoder.releaseStorageIfDrained()
         } catch {
             failed = true
             context.fireErrorCaught(error)

@@ -26,8 +26,9 @@ final class HostedDeviceSession: ObservableDeviceSession {
     let protocolName: String
     private let eventLoop: any EventLoop
     private let host: NIOLoopBoundBox<(any DeviceSessionHost)?>
-    private let subscriptions = NIOLockedValueBox(Subscriptions())
-    private let changed = NIOLockedValueBox<(@Sendable () -> Void)?>(nil)
+    /// The subscriptions and who is told when they change, under one lock (one allocation per session).
+    private let subscriptions = NIOLockedValueBox<(current: Subscriptions, changed: (@Sendable () -> Void)?)>(
+        (Subscriptions(), nil))
 
     /// Must be created on `eventLoop`, the loop of `host`'s channel.
     init(identity: DeviceIdentity, host: any DeviceSessionHost, protocolName: String, eventLoop: any EventLoop) {
@@ -37,16 +38,19 @@ final class HostedDeviceSession: ObservableDeviceSession {
         self.host = NIOLoopBoundBox(host, eventLoop: eventLoop)
     }
 
-    var wantsDesiredPropertyUpdates: Bool { subscriptions.withLockedValue { $0.desiredProperties } }
-    var acceptsMethods: Bool { subscriptions.withLockedValue { $0.methods } }
+    var wantsDesiredPropertyUpdates: Bool { subscriptions.withLockedValue { $0.current.desiredProperties } }
+    var acceptsMethods: Bool { subscriptions.withLockedValue { $0.current.methods } }
 
     func updateSubscriptions(_ update: (inout Subscriptions) -> Void) {
-        subscriptions.withLockedValue(update)
-        changed.withLockedValue { $0 }?()
+        let changed = subscriptions.withLockedValue { state in
+            update(&state.current)
+            return state.changed
+        }
+        changed?()
     }
 
     func onSubscriptionsChanged(_ callback: @escaping @Sendable () -> Void) {
-        changed.withLockedValue { $0 = callback }
+        subscriptions.withLockedValue { $0.changed = callback }
     }
 
     func sendDesiredPropertiesPatch(_ patch: [UInt8], version: Int64) {

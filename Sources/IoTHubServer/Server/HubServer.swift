@@ -96,24 +96,24 @@ public final class HubServer: Sendable {
         var mqttTLS = tls
         mqttTLS.certificateVerification = .optionalVerification
         // One telemetry batch per event loop for all device listeners.
-        let ingest = TelemetryIngestQueues(events: services.events)
+        let locals = EventLoopLocals(events: services.events)
         applications.append(MQTTListener(services: services, host: configuration.bindAddress, port: configuration.mqttsPort,
                                          tls: try NIOSSLContext(configuration: mqttTLS), configuration: configuration.mqtt,
                                          logger: logger, bound: { port in bound.withLockedValue { $0[.mqtts] = port } },
-                                         ingest: ingest))
+                                         locals: locals))
         if let port = configuration.plainMQTTPort {
             applications.append(MQTTListener(services: services, host: configuration.bindAddress, port: port, tls: nil,
                                              configuration: configuration.mqtt, logger: logger,
-                                             bound: { port in bound.withLockedValue { $0[.mqtt] = port } }, ingest: ingest))
+                                             bound: { port in bound.withLockedValue { $0[.mqtt] = port } }, locals: locals))
         }
         applications.append(AMQPListener(services: services, host: configuration.bindAddress, port: configuration.amqpsPort,
                                          tls: try NIOSSLContext(configuration: mqttTLS), configuration: configuration.amqp,
                                          logger: logger, bound: { port in bound.withLockedValue { $0[.amqps] = port } },
-                                         ingest: ingest))
+                                         locals: locals))
         if let port = configuration.plainAMQPPort {
             applications.append(AMQPListener(services: services, host: configuration.bindAddress, port: port, tls: nil,
                                              configuration: configuration.amqp, logger: logger,
-                                             bound: { port in bound.withLockedValue { $0[.amqp] = port } }, ingest: ingest))
+                                             bound: { port in bound.withLockedValue { $0[.amqp] = port } }, locals: locals))
         }
         let group = ServiceGroup(configuration: .init(
             services: applications.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

@@ -19,7 +19,7 @@ final class MQTTTestConnection: @unchecked Sendable {
         let services = hub.services
         let initialized = try await channel.testingEventLoop.executeInContext {
             MQTTListener.initialize(channel, services: services, tls: nil, configuration: configuration,
-                                    ingest: TelemetryIngestQueues(events: services.events), logger: services.logger)
+                                    locals: EventLoopLocals(events: services.events), logger: services.logger)
         }
         try await initialized.get()
         try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 40000)).get()
@@ -37,7 +37,7 @@ final class MQTTTestConnection: @unchecked Sendable {
             try pipeline.addHandler(MQTTPacketCodecHandler(maximumPacketSize: MQTTStreamDecoder.defaultMaximumPacketSize))
             try pipeline.addHandler(MQTTDeviceConnectionHandler(services: services, configuration: MQTTEndpointConfiguration(),
                                                                 logger: services.logger, presentedChain: presented,
-                                                                ingest: TelemetryIngestQueues(events: services.events)))
+                                                                locals: EventLoopLocals(events: services.events)))
         }
         try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 40000)).get()
         return MQTTTestConnection(channel: channel)
