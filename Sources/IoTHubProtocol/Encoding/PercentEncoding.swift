@@ -80,21 +80,31 @@ public enum PercentEncoding {
     /// ``decodeLenient(_:)`` over UTF-8 bytes (invalid UTF-8 after decoding becomes U+FFFD).
     public static func decodeLenient(_ bytes: some Collection<UInt8>) -> String {
         guard bytes.contains(UInt8(ascii: "%")) else { return String(decoding: bytes, as: UTF8.self) }
-        let input = Array(bytes)
-        var output = [UInt8]()
-        output.reserveCapacity(input.count)
-        var index = 0
-        while index < input.count {
-            if input[index] == UInt8(ascii: "%"), index + 2 < input.count,
-               let high = hexValue(input[index + 1]), let low = hexValue(input[index + 2]) {
-                output.append(high << 4 | low)
-                index += 3
-            } else {
-                output.append(input[index])
-                index += 1
+        // Decoded text is never longer than its encoding: written straight into the string's storage (none at all
+        // for up to 15 bytes), with ill-formed UTF-8 repaired to U+FFFD by the initializer.
+        return String(unsafeUninitializedCapacity: bytes.count) { output in
+            var written = 0
+            var index = bytes.startIndex
+            while index != bytes.endIndex {
+                let byte = bytes[index]
+                if byte == UInt8(ascii: "%") {
+                    let first = bytes.index(after: index)
+                    if first != bytes.endIndex {
+                        let second = bytes.index(after: first)
+                        if second != bytes.endIndex, let high = hexValue(bytes[first]), let low = hexValue(bytes[second]) {
+                            output[written] = high << 4 | low
+                            written += 1
+                            index = bytes.index(after: second)
+                            continue
+                        }
+                    }
+                }
+                output[written] = byte
+                written += 1
+                index = bytes.index(after: index)
             }
+            return written
         }
-        return String(decoding: output, as: UTF8.self)
     }
 
     static func isUnreserved(_ byte: UInt8) -> Bool {

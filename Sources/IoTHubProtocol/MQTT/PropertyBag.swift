@@ -39,6 +39,8 @@ public struct PropertyBag: Sendable, Hashable, Sequence {
     /// another, so a combining mark after '=' or '&' cannot hide it (as splitting on grapheme clusters would).
     public init<Bytes: Collection<UInt8>>(decoding bytes: Bytes) {
         var entries: [Entry] = []
+        // One allocation for the entries: as many as there are separators, plus one.
+        entries.reserveCapacity(bytes.reduce(1) { $1 == UInt8(ascii: "&") ? $0 + 1 : $0 })
         var pairStart = bytes.startIndex
         var equals: Bytes.Index? = nil
         var index = bytes.startIndex
