@@ -31,6 +31,26 @@ struct FuzzRegressionTests {
         #expect(try MQTTUserName(parsing: module.description) == module)
     }
 
+    @Test("trimming works on scalars: a prepended mark keeps the space after it out, a combining mark stays")
+    func trimmingOnScalars() {
+        #expect(" \u{600} ".trimmingASCIIWhitespace() == "\u{600}")
+        #expect("\t\r\nx\u{301}\r\n".trimmingASCIIWhitespace() == "x\u{301}")
+        #expect("é".trimmingASCIIWhitespace() == "é")
+        #expect(" \r\n\t".trimmingASCIIWhitespace() == "")
+        #expect("a b".trimmingASCIIWhitespace() == "a b")
+        #expect(" 日本 "[...].trimmingASCIIWhitespace() == "日本")
+    }
+
+    @Test("SAS token fields are trimmed and decoded after splitting on bytes")
+    func sasTokenFieldsOnBytes() throws {
+        let token = try SASToken(parsing: " SharedAccessSignature sr=hub.local%2Fdevices%2Fd1&sig=abc%3D&se=100&skn=p\u{600} ")
+        #expect(token.keyName == "p\u{600}")
+        #expect(token.expiry == 100)
+        #expect(token.signature == "abc=")
+        #expect(token.resourceURI == "hub.local/devices/d1")
+        #expect(throws: SASTokenError.self) { try SASToken(parsing: "SharedAccessSignature sr=a&sig\u{600}=b&se=1") }
+    }
+
     @Test("connection strings split on ';' and '=' even next to U+0600, and trim CR LF")
     func connectionStringSeparators() throws {
         // Parsed before, but its description put ';' after the U+0600 and did not parse back.

@@ -1,5 +1,6 @@
 import Foundation
 import IoTHubProtocol
+import Synchronization
 
 /// What the hub does when a device or module session opens and closes, whatever head carries it (an MQTT
 /// connection, one identity of a multiplexed AMQP connection): presence and takeover, the registry's connection
@@ -14,33 +15,55 @@ import IoTHubProtocol
 /// Connection-state records reach the store in the order sessions opened and closed, so a device that reconnects
 /// quickly (close, then open) ends up Connected, never behind a late Disconnected.
 public final class DeviceSessionRegistry: Sendable {
+    private struct Pending {
+        var changes: [ConnectionChange] = []
+        var writing = false
+    }
+
+    private let store: any HubStore
     private let presence: PresenceDirectory
     private let methods: MethodDispatcher
     private let metrics: HubMetrics
-    private let records: AsyncStream<(DeviceIdentity, ConnectionState, Date)>.Continuation
+    /// Changes not yet handed to the store, and whether a writer is draining them. One writer at a time keeps
+    /// them in order; it takes everything queued at once, so a connect storm costs one transaction per batch,
+    /// not one per connect.
+    private let pending = Mutex(Pending())
 
     init(store: any HubStore, presence: PresenceDirectory, methods: MethodDispatcher, metrics: HubMetrics) {
+        self.store = store
         self.presence = presence
         self.methods = methods
         self.metrics = metrics
-        let (stream, continuation) = AsyncStream<(DeviceIdentity, ConnectionState, Date)>.makeStream()
-        records = continuation
-        // One writer, in submission order; it ends when the registry goes away.
-        Task {
-            for await (identity, state, time) in stream {
-                _ = try? await store.recordConnection(identity, state: state, at: time)
-            }
-        }
     }
 
-    deinit {
-        records.finish()
+    private func record(_ change: ConnectionChange) {
+        let startWriter = pending.withLock { pending in
+            pending.changes.append(change)
+            guard !pending.writing else { return false }
+            pending.writing = true
+            return true
+        }
+        guard startWriter else { return }
+        Task { await drain() }
+    }
+
+    private func drain() async {
+        while true {
+            let batch = pending.withLock { pending in
+                let batch = pending.changes
+                pending.changes = []
+                if batch.isEmpty { pending.writing = false }
+                return batch
+            }
+            guard !batch.isEmpty else { return }
+            _ = try? await store.recordConnections(batch)
+        }
     }
 
     /// Registers a session that authenticated: it takes over any other session of its identity (which ends with
     /// ``SessionEndReason/takenOver``), and the registry records it as connected.
     public func opened(_ session: any DeviceSession, protocol protocolName: String) -> DeviceSessionLease {
-        records.yield((session.identity, .connected, Date()))
+        record(ConnectionChange(session.identity, .connected, at: Date()))
         presence.register(session)
         metrics.connection(protocol: protocolName, accepted: true)
         return DeviceSessionLease(session: session)
@@ -54,7 +77,7 @@ public final class DeviceSessionRegistry: Sendable {
         guard presence.unregister(lease.session) else { return false }
         let identity = lease.session.identity
         methods.connectionEnded(identity)
-        records.yield((identity, .disconnected, Date()))
+        record(ConnectionChange(identity, .disconnected, at: Date()))
         return true
     }
 }

@@ -74,8 +74,9 @@ public protocol HubStore: Sendable {
     /// Changes a device atomically: `transform` sees the current record; the version increases by one.
     func updateDevice(_ identity: DeviceIdentity, condition: ETagCondition,
                       _ transform: @escaping @Sendable (inout DeviceRecord) throws -> Void) async throws -> DeviceRecord
-    /// Records connection state and activity without changing the etag.
-    func recordConnection(_ identity: DeviceIdentity, state: ConnectionState, at time: Date) async throws
+    /// Records connection states and activity without changing the etags, in the order given (a device that
+    /// reconnected quickly ends up with its last state): one transaction for the batch.
+    func recordConnections(_ changes: [ConnectionChange]) async throws
     /// Deletes a device (with its modules, twins and queued messages) or a module.
     func deleteDevice(_ identity: DeviceIdentity, condition: ETagCondition) async throws -> DeviceRecord
     /// Devices ordered by id, after `deviceId` (exclusive), at most `limit`; modules are not included.
@@ -153,5 +154,25 @@ public struct CloudToDeviceEnvelope: Sendable, Hashable {
         self.deliveryCount = deliveryCount
         self.lockToken = lockToken
         self.acknowledgement = acknowledgement
+    }
+}
+
+/// A device or module session opened or closed, as the registry records it (``HubStore/recordConnections(_:)``).
+public struct ConnectionChange: Sendable {
+    public let identity: DeviceIdentity
+    public let state: ConnectionState
+    public let time: Date
+
+    public init(_ identity: DeviceIdentity, _ state: ConnectionState, at time: Date) {
+        self.identity = identity
+        self.state = state
+        self.time = time
+    }
+}
+
+extension HubStore {
+    /// Records one identity's connection state and activity without changing its etag.
+    public func recordConnection(_ identity: DeviceIdentity, state: ConnectionState, at time: Date) async throws {
+        try await recordConnections([ConnectionChange(identity, state, at: time)])
     }
 }

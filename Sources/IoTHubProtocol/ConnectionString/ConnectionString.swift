@@ -235,11 +235,19 @@ extension StringProtocol {
     /// Without leading and trailing spaces, tabs, CRs and LFs, compared as Unicode scalars (so "\r\n", one
     /// Swift `Character`, is trimmed too, and a space before a combining mark is trimmed as IoT Hub would).
     func trimmingASCIIWhitespace() -> String {
-        let scalars = unicodeScalars
-        let isSpace: (Unicode.Scalar) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" }
-        guard let first = scalars.firstIndex(where: { !isSpace($0) }),
-              let last = scalars.lastIndex(where: { !isSpace($0) })
-        else { return "" }
-        return String(String.UnicodeScalarView(scalars[first...last]))
+        // On UTF-8 bytes: an ASCII byte is never part of a multi-byte sequence, so the bounds found are scalar
+        // boundaries.
+        let bytes = utf8
+        let isSpace: (UInt8) -> Bool = { $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }
+        guard let first = bytes.firstIndex(where: { !isSpace($0) }) else { return "" }
+        var last = first
+        var index = first
+        while index != bytes.endIndex {
+            if !isSpace(bytes[index]) { last = index }
+            bytes.formIndex(after: &index)
+        }
+        // A half-open range on UTF-8 positions: `last` is the final byte of a scalar, so the end is a scalar
+        // boundary, and no grapheme cluster (a prepended mark and the space after it) carries a space along.
+        return String(self[first..<bytes.index(after: last)])
     }
 }

@@ -40,17 +40,20 @@ public struct SASToken: Sendable, Hashable, CustomStringConvertible {
     /// Parses a token. Field order is free; `sr`, `sig` and `se` are required, `skn` is optional.
     /// - Throws: ``SASTokenError`` naming the problem.
     public init(parsing text: String) throws(SASTokenError) {
-        let prefix = "SharedAccessSignature ".unicodeScalars
+        let prefix = "SharedAccessSignature ".utf8
         let trimmed = text.trimmingASCIIWhitespace()
-        guard trimmed.unicodeScalars.starts(with: prefix) else { throw .notASASToken }
+        guard trimmed.utf8.starts(with: prefix) else { throw .notASASToken }
         // Split on Unicode scalars, as IoT Hub does, not on grapheme clusters (which can join a '&' or '=' to the
-        // character before it, e.g. after U+0600).
-        let body = trimmed.unicodeScalars.dropFirst(prefix.count)
+        // character before it, e.g. after U+0600). On UTF-8 bytes that is splitting on the bytes of '&' and '=':
+        // an ASCII byte never occurs inside a multi-byte sequence.
+        let body = trimmed.utf8.dropFirst(prefix.count)
         var fields: [String: String] = [:]
-        for pair in body.split(separator: "&", omittingEmptySubsequences: false) {
-            guard let equals = pair.firstIndex(of: "=") else { throw .malformedField(String(String.UnicodeScalarView(pair))) }
-            let name = String(String.UnicodeScalarView(pair[..<equals])).trimmingASCIIWhitespace()
-            let value = String(String.UnicodeScalarView(pair[pair.index(after: equals)...])).trimmingASCIIWhitespace()
+        for pair in body.split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: false) {
+            guard let equals = pair.firstIndex(of: UInt8(ascii: "=")) else {
+                throw .malformedField(String(decoding: pair, as: UTF8.self))
+            }
+            let name = String(decoding: pair[..<equals], as: UTF8.self).trimmingASCIIWhitespace()
+            let value = String(decoding: pair[pair.index(after: equals)...], as: UTF8.self).trimmingASCIIWhitespace()
             guard ["sr", "sig", "se", "skn"].contains(name) else { throw .unknownField(name) }
             guard fields[name] == nil else { throw .duplicateField(name) }
             fields[name] = value

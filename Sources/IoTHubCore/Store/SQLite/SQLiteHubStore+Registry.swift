@@ -121,12 +121,16 @@ extension SQLiteHubStore {
         try await executor.write { db in try Self.changeDevice(db, identity, condition: condition, transform) }
     }
 
-    public func recordConnection(_ identity: DeviceIdentity, state: ConnectionState, at time: Date) async throws {
+    public func recordConnections(_ changes: [ConnectionChange]) async throws {
+        guard !changes.isEmpty else { return }
         _ = try await executor.write { db in
-            try db.query("""
-                UPDATE devices SET connection_state = ?, connection_updated_ms = ?, last_activity_ms = ?
-                WHERE device_id = ? AND module_id = ?
-                """, [.text(state.rawValue), .integer(time.milliseconds), .integer(time.milliseconds)] + Self.key(identity))
+            for change in changes {
+                let milliseconds = change.time.milliseconds
+                try db.query("""
+                    UPDATE devices SET connection_state = ?, connection_updated_ms = ?, last_activity_ms = ?
+                    WHERE device_id = ? AND module_id = ?
+                    """, [.text(change.state.rawValue), .integer(milliseconds), .integer(milliseconds)] + Self.key(change.identity))
+            }
         }
     }
 
