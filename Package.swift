@@ -81,12 +81,10 @@ let package = Package(
         ], path: "Simulator/fleetsim"),
 
         // MARK: Samples: small device programs on the SDK (see README, "Device SDK samples").
-        .target(name: "SampleSupport", dependencies: [
-            "IoTHubDevice", .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ], path: "Samples/Support"),
-        .executableTarget(name: "sample-telemetry", dependencies: [
-            "SampleSupport", "IoTHubDevice", .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ], path: "Samples/telemetry"),
+        // SampleSupport and sample-telemetry link only the SDK: no ArgumentParser, which brings FoundationEssentials.
+        .target(name: "SampleSupport", dependencies: ["IoTHubDevice"], path: "Samples/Support"),
+        .executableTarget(name: "sample-telemetry", dependencies: ["SampleSupport", "IoTHubDevice"],
+                          path: "Samples/telemetry"),
         .executableTarget(name: "sample-thermostat", dependencies: [
             "SampleSupport", "IoTHubDevice", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Samples/thermostat"),

@@ -1,13 +1,27 @@
-import ArgumentParser
 import Glibc
 import IoTHubDevice
 
 /// The `--transport` option every sample takes: `mqtt` (the default) or `amqp`.
-public enum SampleTransport: String, CaseIterable, ExpressibleByArgument, Sendable {
+public enum SampleTransport: String, CaseIterable, Sendable {
     case mqtt, amqp
 
     /// The SDK transport this names.
     public var transport: DeviceClientTransport { self == .amqp ? .amqp : .mqtt }
+
+    /// Parses the option's value.
+    /// - Throws: ``SampleArgumentError`` naming the choices.
+    public static func parse(_ text: String) throws(SampleArgumentError) -> SampleTransport {
+        guard let transport = SampleTransport(rawValue: text) else {
+            throw SampleArgumentError("--transport must be mqtt or amqp, not '\(text)'")
+        }
+        return transport
+    }
+}
+
+/// A command-line value a sample cannot use, with what to pass instead.
+public struct SampleArgumentError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }
 
 /// What every sample reads from its environment, as Azure's own samples do. (No Foundation here: a sample built

@@ -11,7 +11,7 @@ struct CloudToDeviceListenerSample: AsyncParsableCommand {
         abstract: "Print cloud-to-device messages as they arrive.",
         discussion: "Reads IOTHUB_DEVICE_CONNECTION_STRING and, optionally, IOTHUB_CA_FILE.")
 
-    @Option(help: "The protocol: mqtt or amqp.")
+    @Option(help: "The protocol: mqtt or amqp.", transform: { try SampleTransport.parse($0) })
     var transport: SampleTransport = .mqtt
 
     @Option(help: "Exit after this many messages (0: run until interrupted).")

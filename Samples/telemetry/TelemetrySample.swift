@@ -1,31 +1,41 @@
-import ArgumentParser
 import IoTHubDevice
 import IoTHubProtocol
 import SampleSupport
 
 /// Sends N telemetry messages with properties, waits for every acknowledgement, and exits 0.
+///
+/// It links only the SDK (its options are read by ``SampleArguments``, not ArgumentParser), so built with
+/// `--static-swift-stdlib` it is the firmware-sized application whose footprint `make bench` reports.
 @main
-struct TelemetrySample: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "sample-telemetry",
-        abstract: "Send telemetry messages with properties and wait until the hub acknowledges each one.",
-        discussion: "Reads IOTHUB_DEVICE_CONNECTION_STRING and, optionally, IOTHUB_CA_FILE.")
+struct TelemetrySample {
+    static let usage = """
+        USAGE: sample-telemetry [--transport mqtt|amqp] [--count N] [--interval-ms MS]
 
-    @Option(help: "The protocol: mqtt or amqp.")
+        Send telemetry messages with properties and wait until the hub acknowledges each one.
+        Reads IOTHUB_DEVICE_CONNECTION_STRING and, optionally, IOTHUB_CA_FILE.
+
+        OPTIONS:
+          --transport     The protocol: mqtt or amqp (default: mqtt).
+          --count         How many messages to send (default: 10).
+          --interval-ms   Pause between messages, in milliseconds (default: 0).
+          -h, --help      Show this help.
+        """
+
+    /// The protocol: mqtt or amqp.
     var transport: SampleTransport = .mqtt
-
-    @Option(help: "How many messages to send.")
+    /// How many messages to send.
     var count = 10
-
-    @Option(name: .customLong("interval-ms"), help: "Pause between messages, in milliseconds.")
+    /// Pause between messages, in milliseconds.
     var intervalMilliseconds = 0
 
-    mutating func validate() throws {
-        guard count >= 0 else { throw ValidationError("--count must be 0 or more") }
-        guard intervalMilliseconds >= 0 else { throw ValidationError("--interval-ms must be 0 or more") }
+    static func main() async {
+        let arguments = SampleArguments(options: ["transport", "count", "interval-ms"], usage: usage)
+        let sample = TelemetrySample(transport: arguments.transport(), count: arguments.integer("count", default: 10),
+                                     intervalMilliseconds: arguments.integer("interval-ms", default: 0))
+        await sample.run()
     }
 
-    func run() async throws {
+    func run() async {
         let client = SampleEnvironment.makeClient(transport: transport)
         let states = SampleEnvironment.logStates(of: client)
         do {

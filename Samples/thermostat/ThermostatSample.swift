@@ -12,7 +12,7 @@ struct ThermostatSample: AsyncParsableCommand {
         abstract: "Twin reported and desired properties plus direct methods, as a thermostat.",
         discussion: "Reads IOTHUB_DEVICE_CONNECTION_STRING and, optionally, IOTHUB_CA_FILE. Runs until interrupted or --seconds pass.")
 
-    @Option(help: "The protocol: mqtt or amqp.")
+    @Option(help: "The protocol: mqtt or amqp.", transform: { try SampleTransport.parse($0) })
     var transport: SampleTransport = .mqtt
 
     @Option(help: "Stop after this many seconds (0: run until interrupted).")

@@ -17,7 +17,7 @@ struct X509DeviceSample: AsyncParsableCommand {
             x509_thumbprint --primary-thumbprint SHA256` registers it.
             """)
 
-    @Option(help: "The protocol: mqtt or amqp.")
+    @Option(help: "The protocol: mqtt or amqp.", transform: { try SampleTransport.parse($0) })
     var transport: SampleTransport = .mqtt
 
     @Option(help: "How many messages to send.")

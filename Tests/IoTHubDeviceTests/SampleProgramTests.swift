@@ -77,6 +77,21 @@ struct SampleProgramTests {
         #expect(text.contains("IOTHUB_DEVICE_CONNECTION_STRING"))
     }
 
+    @Test func telemetrySampleExplainsItsOptionsWithoutArgumentParser() async throws {
+        let environment = ["PATH": "/usr/bin:/bin"]
+        let help = try await Self.execute("sample-telemetry", ["--help"], environment: environment)
+        #expect(help.status == 0 && help.output.contains("USAGE: sample-telemetry"), "\(help.output)")
+        for (arguments, complaint) in [(["--colour", "red"], "unknown option '--colour'"),
+                                       (["--count", "-1"], "--count must be an integer of at least 0, not '-1'"),
+                                       (["--interval-ms=soon"], "--interval-ms must be an integer"),
+                                       (["--transport", "http"], "--transport must be mqtt or amqp, not 'http'"),
+                                       (["--count"], "--count needs a value")] {
+            let result = try await Self.execute("sample-telemetry", arguments, environment: environment)
+            #expect(result.status == 1 && result.output.contains(complaint) && result.output.contains("USAGE:"),
+                    "\(arguments): \(result.output)")
+        }
+    }
+
     @Test func x509SampleExplainsAMissingVariableAndABadPort() async throws {
         let missing = try await Self.execute("sample-x509-device", [], environment: [
             "IOTHUB_HOSTNAME": "localhost", "IOTHUB_DEVICE_ID": "", "IOTHUB_CA_FILE": "", "IOTHUB_MQTT_PORT": "",
