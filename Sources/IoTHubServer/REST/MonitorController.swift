@@ -48,13 +48,24 @@ struct MonitorController {
                     streaming: while !Task.isCancelled, !stopping.isSet {
                         // Everything appended up to here is in what the read below returns (or filtered out).
                         let observed = events.signal.lastAppended
-                        let batch = try await events.events(after: cursor, deviceId: deviceId, limit: 200)
-                        for event in batch {
-                            cursor = event.sequenceNumber
-                            try await writer.write(ByteBuffer(bytes: Self.line(event)))
+                        let batch = try await events.events(after: cursor, deviceId: deviceId, limit: 500)
+                        // One write per batch, not per line: a reader that fell behind catches up at the rate
+                        // the store reads, not at one response-body write per message.
+                        if !batch.isEmpty {
+                            var lines: [UInt8] = []
+                            var reachedLimit = false
+                            for event in batch {
+                                cursor = event.sequenceNumber
+                                lines.append(contentsOf: Self.line(event))
+                                sent += 1
+                                if let limit, sent >= limit {
+                                    reachedLimit = true
+                                    break
+                                }
+                            }
+                            try await writer.write(ByteBuffer(bytes: lines))
                             lastWrite = .now
-                            sent += 1
-                            if let limit, sent >= limit { break streaming }
+                            if reachedLimit { break streaming }
                         }
                         if batch.isEmpty {
                             if ContinuousClock.now - lastWrite >= heartbeatInterval {
