@@ -14,6 +14,7 @@ packages=(
     openssl               # certificates for TLS and X.509 tests
     curl                  # HTTP checks in tests
     gdb                   # make hostile reads the hub's memory after malloc_trim
+    heaptrack             # make bench counts the hub's allocations per message
     chromium              # a headless browser renders the simulator's HTML report in a test
     fonts-liberation      # ... with real fonts (chromium only recommends them)
 )

@@ -7,7 +7,9 @@
 #   3. idle: IDLE_DEVICES (15000) connections held open; resident memory per connection of the broker;
 #   4-5. round trips (the hub only: Mosquitto has no twins, methods or C2D queues): Simulator/scenarios/
 #      bench-roundtrips.yaml, methods, desired patches and C2D at fixed rates beside telemetry at about half the
-#      peak, with D2C end to end through the hub's telemetry stream.
+#      peak, with D2C end to end through the hub's telemetry stream;
+#   6. TLS handshakes/s with openssl s_time, against openssl s_server and against the hub's MQTT-over-TLS port;
+#   7. allocations per telemetry message in the hub (heaptrack), printed and kept in the JSON.
 # For each target it records its CPU per 1,000 messages and fleetsim's own. Writes bench-results/hub-vs-mosquitto.json
 # and prints a table. Usage: hub_vs_mosquitto.sh BIN_DIR
 set -euo pipefail
@@ -106,6 +108,55 @@ echo 1 > "$work/roundtrips.rc"
     sed -n '/Counts that do not add up/,/^$/p' "$work/roundtrips.log" >&2
     status=1; }
 echo $(( $(ticks "$hub_pid") - before )) > "$work/roundtrips.cpu"
+
+# 6. TLS handshakes/s: `openssl s_time` (full handshakes, one client) against `openssl s_server` with the hub's own
+#    certificate and key, then against the hub's MQTT-over-TLS port: the same client, key type and machine.
+echo "bench: TLS handshakes (openssl s_time against openssl s_server, then the hub)"
+read -r tls_port < <(free_ports 1)
+openssl s_server -accept "$tls_port" -cert "$work/hub/tls/server.pem" -key "$work/hub/tls/server.key" -quiet \
+    > /dev/null 2>&1 &
+s_server_pid=$!
+wait_for_hub "$s_server_pid" /dev/null "$tls_port"
+# s_time's own "real seconds" are whole seconds: the rate is its count over the wall time measured here.
+s_time() {
+    local start count end
+    start=$(date +%s.%N)
+    count=$(openssl s_time -connect "127.0.0.1:$1" -new -time "${TLS_SECONDS:-5}" 2>/dev/null \
+        | awk '/connections in .*s;/ {print $1; exit}')
+    end=$(date +%s.%N)
+    python3 -c "import sys; print(round(int(sys.argv[1] or 0) / (float(sys.argv[3]) - float(sys.argv[2])), 1))" \
+        "${count:-0}" "$start" "$end"
+}
+echo "$(s_time "$tls_port") $(s_time "$mqtts")" > "$work/tls.txt"
+kill "$s_server_pid" 2>/dev/null || true
+
+# 7. Allocations per telemetry message in the hub, counted by heaptrack (repeatable, unlike timings): two short
+#    ingest runs of different lengths against a hub of their own, each under heaptrack; the slope between them is
+#    what one more message costs, with start-up, provisioning and connects cancelled out.
+if command -v heaptrack > /dev/null; then
+    echo "bench: allocations per message (heaptrack, ${ALLOC_DEVICES:-100} devices, 50 and 250 messages each)"
+    for messages in 50 250; do
+        read -r a_https a_mqtts a_mqtt a_http a_amqps a_amqp < <(free_ports 6)
+        heaptrack -o "$work/alloc-$messages" "$bin/iothub" serve --data-dir "$work/alloc-hub-$messages" \
+            --hostname localhost --https-port "$a_https" --mqtts-port "$a_mqtts" --plain-mqtt-port "$a_mqtt" \
+            --plain-http-port "$a_http" --amqps-port "$a_amqps" --plain-amqp-port "$a_amqp" --log-level warning \
+            > "$work/alloc-$messages.log" 2>&1 &
+        alloc_pid=$!
+        wait_for_hub "$alloc_pid" "$work/alloc-$messages.log" "$a_mqtt" "$a_http"
+        alloc_owner=$("$bin/iothub" connection-string --data-dir "$work/alloc-hub-$messages")
+        "$bin/fleetsim" provision --connection-string "$alloc_owner" --endpoint "http://127.0.0.1:$a_http" \
+            --devices "${ALLOC_DEVICES:-100}" --prefix bench- --seed "$seed" > /dev/null
+        "$bin/fleetsim" run --gateway 127.0.0.1 --connection-string "$alloc_owner" --no-provision --seed "$seed" \
+            --plain-mqtt-port "$a_mqtt" --prefix bench- --devices "${ALLOC_DEVICES:-100}" --messages "$messages" \
+            --window 10 --payload-bytes 256 --json "$work/alloc-run-$messages.json" > /dev/null 2>&1
+        # The hub itself, not heaptrack's wrapper (whose command line contains the hub's): the wrapper exits once
+        # the hub has and the profile is written.
+        pkill -TERM -f "^$bin/iothub serve --data-dir $work/alloc-hub-$messages" || true
+        wait "$alloc_pid" 2>/dev/null || true
+        heaptrack_print -f "$work/alloc-$messages.zst" --print-peaks 0 --print-allocators 0 --print-temporary 0 \
+            --print-leaks 0 2>/dev/null | awk '/^calls to allocation functions/ {print $5}' > "$work/alloc-$messages.calls"
+    done
+fi
 
 mkdir -p bench-results
 rm -rf bench-results/hub-roundtrips

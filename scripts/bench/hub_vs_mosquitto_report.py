@@ -66,6 +66,17 @@ def measure(work, tick, idle_devices):
             out["hub"]["roundTrips"] = summarize_scenario(run, f.read())
         out["hub"]["roundTrips"]["countsAddUp"] = read(work, "roundtrips.rc") == "0"
         out["hub"]["roundTrips"]["hubCpuSeconds"] = round(int(read(work, "roundtrips.cpu", "0")) / tick, 2)
+    tls = (read(work, "tls.txt") or "").split()
+    if len(tls) == 2:
+        server, hub_tls = (float(x) or None for x in tls)
+        out["tls"] = {"opensslServerHandshakesPerSecond": round(server) if server else None,
+                      "hubHandshakesPerSecond": round(hub_tls) if hub_tls else None,
+                      "ratio": ratio(hub_tls, server)}
+    short, long_ = read(work, "alloc-50.calls"), read(work, "alloc-250.calls")
+    if short and long_:
+        runs = [load(work, "alloc-run-%d" % m) for m in (50, 250)]
+        extra = runs[1]["acknowledged"] - runs[0]["acknowledged"]
+        out["hub"]["allocationsPerMessage"] = round((int(long_) - int(short)) / extra, 2) if extra else None
     out["targets"] = {"ingestRatio": 1.5, "pubackP99Ratio": 1.0, "bytesPerIdleConnection": 4096,
                       "connectsPerSecond": 10000, "d2cEndToEndP99Ms": 5}
     return {"benchmark": "hub-vs-mosquitto", **out}
@@ -122,6 +133,12 @@ def table(path):
     print("%-26s %12s %12s %10s" % ("workload", "mosquitto", "hub", "hub/mosq"))
     for name, m, h, r in rows:
         print("%-26s %12s %12s %10s" % (name, fmt(m), fmt(h), fmt(r)))
+    tls = data.get("tls")
+    if tls:
+        print("%-26s %12s %12s %10s" % ("TLS handshakes/s", fmt(tls["opensslServerHandshakesPerSecond"]) + " (s_server)",
+                                        fmt(tls["hubHandshakesPerSecond"]), fmt(tls["ratio"])))
+    if hub.get("allocationsPerMessage") is not None:
+        print("%-26s %12s %12s" % ("allocations / message", "", fmt(hub["allocationsPerMessage"])))
     trips = hub.get("roundTrips", {})
     if trips:
         print("hub round trips beside %s D2C msg/s (counts add up: %s)" % (trips.get("d2cPerSecond"), trips.get("countsAddUp")))
