@@ -15,6 +15,45 @@ struct DeviceMessagesControllerTests {
                                  expiry: UInt64(Date().timeIntervalSince1970) + 600).description
     }
 
+    @Test("device paths as IoT Hub accepts them: deviceBound in any case, a slash before the query, skn= empty")
+    func pathSpellingsAndEmptyKeyName() async throws {
+        let hub = try TestHub()
+        defer { hub.store.close() }
+        let record = try await hub.services.registry.create(.init(identity: DeviceIdentity(deviceId: "Path-Dev")))
+        let app = Application(router: HubRouter.make(hub.services))
+        // What the C SDK sends over HTTPS: a device token ending in an empty key name.
+        let token = deviceToken(hub, record) + "&skn="
+        try await app.test(.router) { client in
+            for path in ["/devices/Path-Dev/messages/devicebound?api-version=2016-11-14",
+                         "/devices/Path-Dev/messages/DEVICEBOUND", "/devices/Path-Dev/messages/deviceBound/"] {
+                try await client.execute(uri: path, method: .get, headers: [.authorization: token]) { response in
+                    #expect(response.status == .noContent, "\(path)")
+                }
+            }
+            try await client.execute(uri: "/devices/Path-Dev/messages/events/?api-version=2016-11-14", method: .post,
+                                     headers: [.authorization: token], body: ByteBuffer(string: "x")) { response in
+                #expect(response.status == .noContent)
+            }
+            // Ids stay case-sensitive: another spelling of the device is another device.
+            try await client.execute(uri: "/devices/path-dev/messages/devicebound", method: .get,
+                                     headers: [.authorization: token]) { response in
+                #expect(response.status == .unauthorized)
+            }
+        }
+        #expect(try await hub.store.events(after: 0, deviceId: "Path-Dev", limit: 10).count == 1)
+        #expect(DevicePathNormalizer<NotFoundProbe>.normalize("/devices/d/messages/deviceBound?x=1") == nil)
+        #expect(DevicePathNormalizer<NotFoundProbe>.normalize("/") == nil)
+        #expect(DevicePathNormalizer<NotFoundProbe>.normalize("/devices/d/files/?api-version=1")
+                == "/devices/d/files?api-version=1")
+        #expect(DevicePathNormalizer<NotFoundProbe>.normalize("/devices/devicebound/messages/Devicebound/t")
+                == "/devices/devicebound/messages/deviceBound/t")
+    }
+
+    /// A responder type to name ``DevicePathNormalizer``'s static function with.
+    struct NotFoundProbe: HTTPResponder {
+        func respond(to request: Request, context: HubRequestContext) async throws -> Response { Response(status: .notFound) }
+    }
+
     @Test("telemetry over HTTPS is stamped, stored and streamed by the monitor endpoint")
     func telemetry() async throws {
         let hub = try TestHub()

@@ -3,7 +3,8 @@ import NIOCore
 
 /// Builds the hub's REST router: the service API and (later) the device HTTPS API, behind IoT Hub's error format.
 public enum HubRouter {
-    public static func make(_ hub: HubServices) -> Router<HubRequestContext> {
+    /// The routes behind ``DevicePathNormalizer``, which spells device paths as the routes do.
+    public static func make(_ hub: HubServices) -> HubResponderBuilder {
         let router = Router(context: HubRequestContext.self)
         router.add(middleware: IoTHubErrorMiddleware(metrics: hub.metrics))
         // Prometheus scrape endpoint; counts only, so it needs no credentials.
@@ -19,6 +20,6 @@ public enum HubRouter {
         MonitorController(hub: hub).register(on: router)
         QueryController(hub: hub).register(on: router)
         CertificatesController(hub: hub).register(on: router)
-        return router
+        return HubResponderBuilder(router: router)
     }
 }
