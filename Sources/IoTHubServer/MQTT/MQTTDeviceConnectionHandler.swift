@@ -141,7 +141,7 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler, DeviceSessionHost
         ingestQueue = locals.ingest
         timers = locals.timers
         lastActivity = context.eventLoop.now
-        if context.channel.isActive { startConnectTimer(context) }
+        if context.channel.isActive { startConnectTimer() }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -152,7 +152,7 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler, DeviceSessionHost
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        startConnectTimer(context)
+        startConnectTimer()
         context.fireChannelActive()
     }
 
@@ -218,14 +218,11 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler, DeviceSessionHost
     }
 
     private func cancelTimers() {
-        for timer in [connectTimer, keepAliveTimer, tokenExpiryTimer] {
-            if let timer { timers?.cancel(timer) }
-        }
+        cancel(&connectTimer)
+        cancel(&keepAliveTimer)
+        cancel(&tokenExpiryTimer)
         cloudToDeviceTimer?.cancel()
-        connectTimer = nil
-        keepAliveTimer = nil
         cloudToDeviceTimer = nil
-        tokenExpiryTimer = nil
     }
 
     private func releaseAdmission() {
@@ -248,9 +245,15 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler, DeviceSessionHost
 
     // MARK: CONNECT
 
-    private func startConnectTimer(_ context: ChannelHandlerContext) {
+    private func startConnectTimer() {
         guard connectTimer == nil, let timers else { return }
         connectTimer = timers.schedule(.connect, in: configuration.connectTimeout, for: self)
+    }
+
+    /// Takes `timer` off the wheel, if it is on it.
+    private func cancel(_ timer: inout ConnectionTimerWheel.Timer?) {
+        if let scheduled = timer { timers?.cancel(scheduled) }
+        timer = nil
     }
 
     func connectionTimerFired(_ timer: ConnectionTimerWheel.Kind) {
@@ -366,14 +369,13 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler, DeviceSessionHost
         will = connect.will
         silenceLimit = configuration.silenceLimit(keepAlive: connect.keepAlive)
         state = .connected
-        if let connectTimer { timers?.cancel(connectTimer) }
-        connectTimer = nil
+        cancel(&connectTimer)
         if let admission, !admissionAuthenticated {
             admissionAuthenticated = true
             services.admission.authenticated(admission)
         }
         try? context.pipeline.syncOperations.handler(type: MQTTPacketCodecHandler.self).clientAuthenticated()
-        if let tokenExpiry { scheduleTokenExpiry(tokenExpiry, context) }
+        if let tokenExpiry { scheduleTokenExpiry(tokenExpiry) }
         send(.connAck(MQTTConnAck(sessionPresent: false, returnCode: .accepted)))
         let session = HostedDeviceSession(identity: identity, host: self, protocolName: Self.protocolName,
                                           eventLoop: context.eventLoop)
@@ -391,7 +393,7 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler, DeviceSessionHost
 
     /// IoT Hub ends a session whose SAS token expires (MQTT 3.1.1 has no in-band renewal): the device reconnects
     /// with a new token, as the official SDKs do before expiry.
-    private func scheduleTokenExpiry(_ expiry: Date, _ context: ChannelHandlerContext) {
+    private func scheduleTokenExpiry(_ expiry: Date) {
         // A token is valid up to and including its `se` second.
         let remaining = max(0, expiry.timeIntervalSinceNow + 1)
         tokenExpiryTimer = timers?.schedule(.tokenExpiry, in: .milliseconds(Int64(remaining * 1000)), for: self)

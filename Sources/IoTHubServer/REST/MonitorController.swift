@@ -53,21 +53,16 @@ struct MonitorController {
                         // the store reads, not at one response-body write per message.
                         if !batch.isEmpty {
                             var lines: [UInt8] = []
-                            var reachedLimit = false
                             for event in batch {
                                 cursor = event.sequenceNumber
                                 lines.append(contentsOf: Self.line(event))
                                 sent += 1
-                                if let limit, sent >= limit {
-                                    reachedLimit = true
-                                    break
-                                }
+                                if let limit, sent >= limit { break }
                             }
                             try await writer.write(ByteBuffer(bytes: lines))
                             lastWrite = .now
-                            if reachedLimit { break streaming }
-                        }
-                        if batch.isEmpty {
+                            if let limit, sent >= limit { break streaming }
+                        } else {
                             if ContinuousClock.now - lastWrite >= heartbeatInterval {
                                 // Fails once the client is gone, which ends the stream.
                                 try await writer.write(ByteBuffer(string: "\n"))
