@@ -7,11 +7,11 @@ import Hummingbird
 /// - a trailing slash before the query (`/devices/d/files/?api-version=…`, `/files/notifications/?…`).
 ///
 /// Everything else, device and module ids included, is left as sent: ids are case-sensitive.
-struct DevicePathNormalizer<Base: HTTPResponder>: HTTPResponder {
-    typealias Context = Base.Context
+public struct DevicePathNormalizer<Base: HTTPResponder>: HTTPResponder {
+    public typealias Context = Base.Context
     let base: Base
 
-    func respond(to request: Request, context: Context) async throws -> Response {
+    public func respond(to request: Request, context: Context) async throws -> Response {
         guard let path = request.head.path, let normalized = Self.normalize(path) else {
             return try await base.respond(to: request, context: context)
         }
@@ -49,7 +49,9 @@ struct DevicePathNormalizer<Base: HTTPResponder>: HTTPResponder {
 public struct HubResponderBuilder: HTTPResponderBuilder {
     let router: Router<HubRequestContext>
 
-    public func buildResponder() -> some HTTPResponder<HubRequestContext> {
+    // A concrete result type: with `some HTTPResponder<HubRequestContext>`, Swift 6.3.1's release build crashes
+    // (signal 11 in IRGen, emitArchetypeWitnessTableRef) compiling HubServer.run(); the debug build does not.
+    public func buildResponder() -> DevicePathNormalizer<RouterResponder<HubRequestContext>> {
         DevicePathNormalizer(base: router.buildResponder())
     }
 }
