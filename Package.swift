@@ -101,7 +101,7 @@ let package = Package(
         // MARK: The companion hub: a protocol-neutral core (services, store, sessions; no NIO or Hummingbird), and
         // the server with its protocol heads (MQTT, AMQP, REST) on SwiftNIO.
         .target(name: "IoTHubCore", dependencies: [
-            "IoTHubProtocol", "CSQLite", "COpenSSL",
+            "IoTHubProtocol", "CSQLite", "COpenSSL", "CLinuxSystem",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),

@@ -8,6 +8,7 @@ packages=(
     libmosquitto-dev      # CMosquitto: the device SDK's MQTT transport
     libqpid-proton11-dev  # CProton: AMQP 1.0
     libsqlite3-dev        # the hub's embedded store
+    libcurl4-openssl-dev  # CCurl: the device SDK's HTTPS client for file upload (on the system OpenSSL)
     pkg-config            # SwiftPM finds the libraries' flags with it
     mosquitto             # a reference MQTT broker for transport tests
     python3-venv          # the test venv with the official Azure SDKs

@@ -10,7 +10,8 @@ struct IoTHubCommand: AsyncParsableCommand {
         commandName: "iothub",
         abstract: "A self-hostable, Azure IoT Hub–compatible hub.",
         subcommands: [ServeCommand.self, ConnectionStringCommand.self, DeviceCommand.self, TwinCommand.self,
-                      InvokeCommand.self, CloudToDeviceCommand.self, MonitorCommand.self, CertificateCommand.self, CACommand.self])
+                      InvokeCommand.self, CloudToDeviceCommand.self, MonitorCommand.self, FilesCommand.self, CertificateCommand.self,
+                      CACommand.self])
 }
 
 /// Options shared by the commands that use the data directory.
@@ -49,6 +50,18 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("plain-amqp-port"), help: "Also serve plain AMQP on this port (tokens still checked).")
     var plainAMQPPort: Int?
 
+    @Option(name: .customLong("storage-port"), help: "HTTPS port of the storage (blob) endpoint devices upload files to; 0 lets the system choose, off disables file upload.")
+    var storagePort: String = "10443"
+
+    @Option(name: .customLong("storage-hostname"), help: "The host[:port] devices reach the storage endpoint at (default: the first --hostname and --storage-port).")
+    var storageHostName: String?
+
+    @Option(name: .customLong("storage-max-bytes"), help: "The most bytes the storage keeps (committed files and uncommitted blocks).")
+    var storageMaximumBytes: Int64 = 10 << 30
+
+    @Option(name: .customLong("upload-sas-ttl"), help: "Seconds a file-upload SAS URI stays valid.")
+    var uploadSASTimeToLive: Double = 3600
+
     @Option(help: "full: every acknowledged message survives power loss (one disk sync per committed batch); normal: it survives a killed hub, not a lost machine.")
     var durability: SQLiteExecutor.Durability = .full
 
@@ -65,6 +78,11 @@ struct ServeCommand: AsyncParsableCommand {
     var units: Int = 1
 
     func validate() throws {
+        guard storagePort == "off" || Int(storagePort).map({ (0...65535).contains($0) }) == true else {
+            throw ValidationError("--storage-port must be a port number or off, not '\(storagePort)'")
+        }
+        guard storageMaximumBytes > 0 else { throw ValidationError("--storage-max-bytes must be positive") }
+        guard uploadSASTimeToLive >= 60 else { throw ValidationError("--upload-sas-ttl must be at least 60 seconds") }
         do { _ = try ThrottlingConfiguration(tier: tier, units: units) } catch { throw ValidationError(error.description) }
     }
 
@@ -83,6 +101,10 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.amqpsPort = amqpsPort
         configuration.plainAMQPPort = plainAMQPPort
         configuration.durability = durability
+        configuration.storage.port = storagePort == "off" ? nil : Int(storagePort)
+        configuration.storage.hostName = storageHostName
+        configuration.storage.uploads.maximumBytes = storageMaximumBytes
+        configuration.storage.uploads.sasTimeToLive = uploadSASTimeToLive
         let server: HubServer
         do { server = try await HubServer.start(configuration, logger: logger) } catch let error as HubStartupError {
             throw ValidationError(error.description)

@@ -19,16 +19,21 @@ public struct HubServices: Sendable {
     public let throttle: HubThrottle
     /// Session open and close for the protocol heads.
     public let sessions: DeviceSessionRegistry
+    /// File uploads and their blob store; `nil` when the hub runs without storage (as an IoT Hub with no storage
+    /// account: `POST /devices/{id}/files` then fails with a clear error).
+    public let fileUploads: FileUploadService?
     public let logger: Logger
 
     /// - Parameters:
     ///   - deviceCertificateAuthorities: PEM CA certificates trusted for CA-signed (`certificateAuthority`) devices.
     ///   - admission: the bounds on unauthenticated connections, failed logins and device connections.
     ///   - throttling: the tier whose throttles and daily quota the hub enforces.
+    ///   - fileUploads: file uploads over a blob store, or `nil` for a hub without storage.
     public init(hostName: String, store: any HubStore, policies: [AccessPolicy], logger: Logger,
                 eventRetention: Double = 86_400, eventMaximumBytes: Int64 = 1 << 30, metrics: HubMetrics = HubMetrics(),
                 deviceCertificateAuthorities: [String] = [], admission: ConnectionAdmission = ConnectionAdmission(),
-                throttling: ThrottlingConfiguration = .unlimited) {
+                throttling: ThrottlingConfiguration = .unlimited, fileUploads: FileUploadService? = nil) {
+        self.fileUploads = fileUploads
         self.hostName = hostName
         self.admission = admission
         throttle = HubThrottle(configuration: throttling, metrics: metrics)

@@ -132,6 +132,22 @@ public protocol HubStore: Sendable {
     func pendingCloudToDeviceCount(_ identity: DeviceIdentity) async throws -> Int
     /// Removes every pending message of a device; returns them for `Purged` feedback.
     func purgeCloudToDevice(_ identity: DeviceIdentity) async throws -> [CloudToDeviceEnvelope]
+
+    // MARK: File uploads
+    /// Records a new upload unless the device already has `maximumActive` in progress at `record.created`.
+    /// - Throws: ``HubError`` `DeviceMaximumActiveFileUploadLimitExceeded`.
+    func beginFileUpload(_ record: FileUploadRecord, maximumActive: Int) async throws -> FileUploadRecord
+    /// Records the device's outcome report; a successful upload with a committed `blob` becomes a pending
+    /// notification. Reporting the same outcome again returns the first report.
+    func finishFileUpload(correlationId: String, deviceId: String, outcome: FileUploadRecord.Outcome,
+                          blob: (size: Int64, updated: Date)?) async throws -> FileUploadRecord
+    func fileUpload(correlationId: String) async throws -> FileUploadRecord?
+    /// Uploads in the order they were asked for, after `sequenceNumber`, optionally of one device.
+    func fileUploads(deviceId: String?, after sequenceNumber: Int64, limit: Int) async throws -> [FileUploadRecord]
+    /// The oldest notifications not yet delivered, other than those `taken` by attached links.
+    func pendingFileNotifications(excluding taken: Set<String>, limit: Int) async throws -> [FileUploadRecord]
+    /// Marks notifications a back end accepted.
+    func markFileNotificationsDelivered(_ correlationIds: [String]) async throws
 }
 
 /// A cloud-to-device message in a device queue.

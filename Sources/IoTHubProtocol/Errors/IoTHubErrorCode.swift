@@ -29,6 +29,8 @@ public enum IoTHubErrorCode: Int, Sendable, Hashable, CaseIterable {
     case deviceMaximumQueueDepthExceeded = 403004
     /// The device is disabled or its credentials were revoked.
     case deviceDisabled = 403005
+    /// The device already has 10 file uploads in progress (SAS URIs issued and not yet notified or expired).
+    case deviceMaximumActiveFileUploadLimitExceeded = 403006
     /// The device is not registered.
     case deviceNotFound = 404001
     /// The module is not registered.
@@ -73,6 +75,7 @@ public enum IoTHubErrorCode: Int, Sendable, Hashable, CaseIterable {
         case .iotHubQuotaExceeded: "IotHubQuotaExceeded"
         case .deviceMaximumQueueDepthExceeded: "DeviceMaximumQueueDepthExceeded"
         case .deviceDisabled: "DeviceDisabled"
+        case .deviceMaximumActiveFileUploadLimitExceeded: "DeviceMaximumActiveFileUploadLimitExceeded"
         case .deviceNotFound: "DeviceNotFound"
         case .moduleNotFound: "ModuleNotFound"
         case .jobNotFound: "JobNotFound"

@@ -61,7 +61,7 @@ extension AMQPConnectionHandler {
             pn_link_flow(link, Int32(configuration.requestCredit))
         case .methodRequests(let identity):
             identities[identity]?.session.updateSubscriptions { $0.methods = true }
-        case .serviceFeedback:
+        case .serviceFeedback, .serviceFileNotifications:
             scheduleFeedback()
         default:
             break
@@ -112,6 +112,9 @@ extension AMQPConnectionHandler {
         case .serviceFeedback:
             returnFeedback(state.feedback.values.flatMap { $0 })
             state.feedback.removeAll()
+        case .serviceFileNotifications:
+            releaseFileNotifications(Array(state.fileNotifications.values))
+            state.fileNotifications.removeAll()
         default:
             break
         }
@@ -137,6 +140,7 @@ extension AMQPConnectionHandler {
         switch state.role {
         case .cloudToDevice(let identity): deliverCloudToDevice(to: identity)
         case .serviceFeedback: sendFeedback()
+        case .serviceFileNotifications: sendFileNotifications()
         default: break
         }
     }
@@ -170,6 +174,7 @@ extension AMQPConnectionHandler {
             switch state.role {
             case .cloudToDevice(let identity): cloudToDeviceSettled(delivery, outcome: outcome, on: state, by: identity)
             case .serviceFeedback: feedbackSettled(delivery, outcome: outcome, on: state)
+            case .serviceFileNotifications: fileNotificationSettled(delivery, outcome: outcome, on: state)
             default: pn_delivery_settle(delivery)
             }
         }

@@ -60,13 +60,16 @@ extension AMQPConnectionHandler {
 
     // MARK: Feedback
 
-    /// Looks for feedback records while a feedback link is attached.
+    /// Looks for feedback records and file-upload notifications while a feedback or file-notification link is
+    /// attached.
     func scheduleFeedback() {
         guard feedbackTimer == nil, let context else { return }
         feedbackTimer = context.eventLoop.assumeIsolated().scheduleTask(in: configuration.feedbackInterval) { [self] in
             feedbackTimer = nil
-            guard links.values.contains(where: { $0.role == .serviceFeedback }) else { return }
+            guard links.values.contains(where: { $0.role == .serviceFeedback || $0.role == .serviceFileNotifications })
+            else { return }
             sendFeedback()
+            sendFileNotifications()
             pump()
             scheduleFeedback()
         }

@@ -81,6 +81,10 @@ final class AMQPLink {
     var cloudToDevice = CloudToDeviceCredit<UInt64>()
     /// Feedback batches in flight (feedback links), by delivery tag.
     var feedback: [UInt64: [C2DFeedbackRecord]] = [:]
+    /// File-upload notifications in flight (file notification links): correlation ids by delivery tag.
+    var fileNotifications: [UInt64: String] = [:]
+    /// Whether a fetch of notifications from the store is under way for this link.
+    var fetchingNotifications = false
 
     init(link: OpaquePointer, role: Role) {
         self.link = link

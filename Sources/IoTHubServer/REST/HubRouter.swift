@@ -20,6 +20,8 @@ public enum HubRouter {
         MonitorController(hub: hub).register(on: router)
         QueryController(hub: hub).register(on: router)
         CertificatesController(hub: hub).register(on: router)
+        FileUploadController(hub: hub).register(on: router)
+        FilesController(hub: hub).register(on: router)
         return HubResponderBuilder(router: router)
     }
 }

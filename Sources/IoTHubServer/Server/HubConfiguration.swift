@@ -41,6 +41,8 @@ public struct HubConfiguration: Sendable {
     /// IoT Hub's tier (F1, S1, S2, S3 with units), whose throttles and daily message quota the hub enforces;
     /// `unlimited` (the default, for local development) enforces none. Not an `init` parameter.
     public var throttling = ThrottlingConfiguration.unlimited
+    /// The storage (blob) endpoint devices upload files to, and the bounds of file uploads. Not an `init` parameter.
+    public var storage = StorageEndpointConfiguration()
 
     public init(dataDirectory: String = HubConfiguration.defaultDataDirectory, hostName: String = "localhost",
                 bindAddress: String = "127.0.0.1", mqttsPort: Int = 8883, httpsPort: Int = 443,
@@ -67,6 +69,28 @@ public struct HubConfiguration: Sendable {
     public var databasePath: String { dataDirectory + "/hub.sqlite" }
     /// Path of the TLS directory.
     public var tlsDirectory: String { dataDirectory + "/tls" }
+}
+
+/// The storage endpoint: an Azure Blob–compatible HTTPS listener that devices upload files to with the SAS URIs
+/// from `POST /devices/{id}/files`.
+public struct StorageEndpointConfiguration: Sendable, Hashable {
+    /// Its HTTPS port; 0 (the default here; `iothub serve` uses 10443) lets the system choose one, which
+    /// ``HubServer/boundPort(_:)`` reports and the storage info carries. `nil` runs the hub without storage, and file
+    /// uploads fail with a clear error.
+    public var port: Int? = 0
+    /// The host (and port) devices must reach it at, as the storage info's `hostName` carries it. `nil`: the hub's
+    /// host name and ``port`` (`localhost:10443`).
+    public var hostName: String?
+    /// Container, SAS lifetime, uploads per device and the disk bound.
+    public var uploads = FileUploadConfiguration()
+
+    public init() {}
+
+    /// The host name devices are told, once the bound port is known.
+    public func advertisedHostName(hubHostName: String, boundPort: Int) -> String {
+        if let hostName { return hostName }
+        return boundPort == 443 ? hubHostName : "\(hubHostName):\(boundPort)"
+    }
 }
 
 /// Limits of the hub's HTTP listeners (the service REST API and the device HTTPS API).

@@ -8,6 +8,8 @@ public struct HubDataDirectory: Sendable {
     public let tls: HubCertificateAuthority
     /// Whether this call created the directory's policies (first start).
     public let created: Bool
+    /// The storage account key that signs and checks the blob SAS URIs of file uploads (`storage.key`).
+    public let storageKey: SharedAccessKey
 
     /// - Throws: ``HubStartupError/dataDirectoryUnusable(_:reason:)`` with what to do.
     public static func open(_ configuration: HubConfiguration) async throws -> HubDataDirectory {
@@ -37,7 +39,25 @@ public struct HubDataDirectory: Sendable {
             try await store.savePolicies(policies)
             created = true
         }
-        return HubDataDirectory(store: store, policies: policies, tls: tls, created: created)
+        let storageKey: SharedAccessKey
+        do { storageKey = try Self.loadOrCreateKey(path + "/storage.key") } catch {
+            store.close()
+            throw HubStartupError.dataDirectoryUnusable(path, reason: "the storage key: \(error)")
+        }
+        return HubDataDirectory(store: store, policies: policies, tls: tls, created: created, storageKey: storageKey)
+    }
+
+    /// Reads a base64 key file, or writes a new random key there (mode 0600).
+    static func loadOrCreateKey(_ path: String) throws -> SharedAccessKey {
+        if let text = try? String(contentsOfFile: path, encoding: .utf8) {
+            return try SharedAccessKey(base64: text.trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+        let key = SharedAccessKey.random()
+        guard FileManager.default.createFile(atPath: path, contents: Data((key.base64 + "\n").utf8),
+                                             attributes: [.posixPermissions: 0o600]) else {
+            throw HubStartupError.dataDirectoryUnusable(path, reason: "cannot write the storage key")
+        }
+        return key
     }
 }
 

@@ -45,11 +45,28 @@ public final class HubServer: Sendable {
         }
         // Devices with certificates from the hub's own CA (`iothub cert issue`) can authenticate as CA-signed.
         let hubCA = (try? String(contentsOfFile: data.tls.caCertificatePath, encoding: .utf8)).map { [$0] } ?? []
+        var fileUploads: FileUploadService?
+        if let port = configuration.storage.port {
+            do {
+                let storage = try BlobStorage(root: configuration.dataDirectory + "/blobs",
+                                              maximumBytes: configuration.storage.uploads.maximumBytes,
+                                              syncs: configuration.durability == .full, logger: logger)
+                fileUploads = FileUploadService(
+                    configuration: configuration.storage.uploads, storage: storage, store: data.store,
+                    accountKey: data.storageKey,
+                    storageHostName: configuration.storage.advertisedHostName(hubHostName: configuration.hostName,
+                                                                              boundPort: port),
+                    logger: logger)
+            } catch {
+                data.store.close()
+                throw HubStartupError.dataDirectoryUnusable(configuration.dataDirectory, reason: "the blob store: \(error)")
+            }
+        }
         let services = HubServices(hostName: configuration.hostName, store: data.store, policies: data.policies,
                                    logger: logger, eventRetention: configuration.eventRetention,
                                    eventMaximumBytes: configuration.eventMaximumBytes, deviceCertificateAuthorities: hubCA,
                                    admission: ConnectionAdmission(configuration: configuration.admission),
-                                   throttling: configuration.throttling)
+                                   throttling: configuration.throttling, fileUploads: fileUploads)
         return HubServer(configuration: configuration, services: services, data: data, logger: logger)
     }
 
@@ -58,6 +75,7 @@ public final class HubServer: Sendable {
         if let port = configuration.plainHTTPPort { ports.append((port, "plain HTTP")) }
         if let port = configuration.plainMQTTPort { ports.append((port, "plain MQTT")) }
         ports.append((configuration.amqpsPort, "AMQP over TLS"))
+        if let port = configuration.storage.port { ports.append((port, "storage (HTTPS)")) }
         if let port = configuration.plainAMQPPort { ports.append((port, "plain AMQP")) }
         return ports.filter { $0.0 != 0 }
     }
@@ -89,6 +107,19 @@ public final class HubServer: Sendable {
         if let port = configuration.plainHTTPPort {
             applications.append(Application(router: router, server: http1, configuration: listener(port),
                                             onServerRunning: report(.http), logger: logger))
+        }
+        if let uploads = services.fileUploads, let port = configuration.storage.port {
+            let boundPorts = bound
+            let storage = configuration.storage
+            let hubHost = configuration.hostName
+            applications.append(Application(
+                router: BlobResponderBuilder(uploads: uploads, logger: logger), server: try .tls(http1, tlsConfiguration: tls),
+                configuration: listener(port),
+                onServerRunning: { channel in
+                    let bound = channel.localAddress?.port ?? port
+                    uploads.storageHostName = storage.advertisedHostName(hubHostName: hubHost, boundPort: bound)
+                    boundPorts.withLockedValue { $0[.storage] = bound }
+                }, logger: logger))
         }
         applications.append(MaintenanceService(events: services.events, logger: logger))
         // Listed last so that graceful shutdown (in reverse order) ends device sessions first.
@@ -125,6 +156,7 @@ public final class HubServer: Sendable {
             "mqtt": "\(configuration.plainMQTTPort.map(String.init) ?? "off")",
             "amqps": "\(configuration.bindAddress):\(configuration.amqpsPort)",
             "amqp": "\(configuration.plainAMQPPort.map(String.init) ?? "off")",
+            "storage": "\(configuration.storage.port.map { "\(configuration.bindAddress):\($0)" } ?? "off")",
         ])
         defer { data.store.close() }
         try await group.run()
@@ -178,6 +210,8 @@ public enum HubEndpoint: String, Sendable, Hashable, CaseIterable {
     case amqps
     /// Plain AMQP.
     case amqp
+    /// The storage (blob) endpoint for file uploads, over HTTPS.
+    case storage
 }
 
 /// Periodic housekeeping: telemetry retention and size bound.

@@ -12,6 +12,7 @@ public final class SQLiteHubStore: HubStore {
     /// 2: `events` lost its indexes by time (retention walks the log from its oldest end instead) and by device (a
     /// read for one device filters the log after its cursor): a message is one append to one b-tree, where the
     /// device index wrote a random page per message and made every commit rewrite hundreds of them; `event_log_size` keeps the log's byte count, so retention never sums the table.
+    /// Tables added later without a version step (`file_uploads`) are created when missing.
     static let schemaVersion: Int64 = 2
 
     /// Opens or creates the database at `path`.
@@ -60,6 +61,13 @@ public final class SQLiteHubStore: HubStore {
                 name TEXT PRIMARY KEY, pem TEXT NOT NULL, subject TEXT NOT NULL, thumbprint TEXT NOT NULL,
                 expiry_ms INTEGER NOT NULL, verified INTEGER NOT NULL, verification_code TEXT, etag TEXT NOT NULL,
                 created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL);
+            CREATE TABLE IF NOT EXISTS file_uploads (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT, correlation_id TEXT NOT NULL UNIQUE, device_id TEXT NOT NULL,
+                blob_name TEXT NOT NULL, created_ms INTEGER NOT NULL, expiry_ms INTEGER NOT NULL, notified_ms INTEGER,
+                is_success INTEGER, status_code INTEGER, status_description TEXT, blob_size INTEGER,
+                blob_updated_ms INTEGER, delivery TEXT NOT NULL);
+            CREATE INDEX IF NOT EXISTS file_uploads_by_device ON file_uploads (device_id, seq);
+            CREATE INDEX IF NOT EXISTS file_uploads_pending ON file_uploads (notified_ms) WHERE delivery = 'pending';
             INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '\(schemaVersion)');
             """)
         var version = try db.query("SELECT value FROM meta WHERE key = 'schema_version'").first?.first?.text
