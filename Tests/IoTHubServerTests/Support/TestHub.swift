@@ -10,11 +10,22 @@ struct TestHub {
     let store: SQLiteHubStore
     let policies: [AccessPolicy]
 
-    init(hostName: String = "hub.test", throttling: ThrottlingConfiguration = .unlimited) throws {
-        store = try SQLiteHubStore(path: TestProcess.temporaryDirectory() + "/hub.sqlite", durability: .normal)
+    /// - Parameter uploads: file uploads on a blob store in a fresh directory, advertised as `storage.test:10443`.
+    init(hostName: String = "hub.test", throttling: ThrottlingConfiguration = .unlimited,
+         uploads: FileUploadConfiguration? = nil) throws {
+        let directory = TestProcess.temporaryDirectory()
+        store = try SQLiteHubStore(path: directory + "/hub.sqlite", durability: .normal)
         policies = AccessPolicy.defaults()
+        var fileUploads: FileUploadService?
+        if let uploads {
+            let storage = try BlobStorage(root: directory + "/blobs", maximumBytes: uploads.maximumBytes, syncs: false,
+                                          logger: Logger(label: "test"))
+            fileUploads = FileUploadService(configuration: uploads, storage: storage, store: store,
+                                            accountKey: .random(), storageHostName: "storage.test:10443",
+                                            logger: Logger(label: "test"))
+        }
         services = HubServices(hostName: hostName, store: store, policies: policies, logger: Logger(label: "test"),
-                               throttling: throttling)
+                               throttling: throttling, fileUploads: fileUploads)
     }
 
     /// A service token signed by policy `name`.
