@@ -77,7 +77,7 @@ trap cleanup EXIT
 echo "bench: starting the hub (SQLite store in $data)"
 "$bin/iothub" serve --data-dir "$data" --hostname localhost --https-port "$https_port" --mqtts-port "$mqtts_port" \
     --plain-mqtt-port "$mqtt_port" --plain-http-port "$http_port" --amqps-port "$amqps_port" \
-    --plain-amqp-port "$amqp_port" > "$data/hub.log" 2>&1 &
+    --plain-amqp-port "$amqp_port" --storage-port 0 > "$data/hub.log" 2>&1 &
 hub_pid=$!
 wait_for_hub "$hub_pid" "$data/hub.log" "$amqp_port" "$http_port"
 

@@ -151,7 +151,7 @@ class Hub:
         self.process = subprocess.Popen(
             [binary, "serve", "--data-dir", self.directory, "--hostname", HOST, "--plain-mqtt-port", str(self.mqtt),
              "--plain-http-port", str(self.http), "--mqtts-port", str(self.mqtts), "--https-port", str(self.https),
-             "--amqps-port", "0", "--log-level", "notice"], stdout=subprocess.PIPE, stderr=self.log, text=True)
+             "--amqps-port", "0", "--storage-port", "0", "--log-level", "notice"], stdout=subprocess.PIPE, stderr=self.log, text=True)
         self.owner_key = None
         for line in self.process.stdout:
             match = re.match(r"iothubowner: .*SharedAccessKey=(\S+)", line)

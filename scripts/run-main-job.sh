@@ -37,7 +37,7 @@ trap cleanup EXIT
 
 echo "main job: starting the hub (SQLite store in $data)"
 "$bin/iothub" serve --data-dir "$data" --hostname localhost --https-port "$https_port" --mqtts-port "$mqtts_port" \
-    --plain-mqtt-port "$mqtt_port" --plain-http-port "$http_port" --amqps-port 0 --plain-amqp-port "$amqp_port" \
+    --plain-mqtt-port "$mqtt_port" --plain-http-port "$http_port" --amqps-port 0 --plain-amqp-port "$amqp_port" --storage-port 0 \
     > "$data/hub.log" 2>&1 &
 hub_pid=$!
 wait_for_hub "$hub_pid" "$data/hub.log" "$mqtt_port" "$http_port" "$amqp_port"

@@ -34,12 +34,13 @@ struct CertificateCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let configuration = HubConfiguration(dataDirectory: data.dataDirectory, hostName: data.hostname)
+            let configuration = data.configuration()
             guard FileManager.default.fileExists(atPath: configuration.tlsDirectory + "/ca.pem") else {
                 throw ValidationError("no hub CA in \(configuration.tlsDirectory); start `iothub serve --data-dir \(configuration.dataDirectory)` once")
             }
             let authority = try HubCertificateAuthority.loadOrCreate(directory: configuration.tlsDirectory,
-                                                                     hostName: configuration.hostName)
+                                                                     hostName: configuration.hostName,
+                                                                     aliases: configuration.hostNameAliases)
             let issued = try authority.issueDeviceCertificate(deviceId: device, validDays: days)
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
             let certificatePath = out + "/\(device).pem", keyPath = out + "/\(device).key"

@@ -17,10 +17,17 @@ struct HubClient {
     init(options: HubClientOptions) async throws {
         let environment = ProcessInfo.processInfo.environment
         var caFile = options.caFile ?? environment["IOTHUB_CA_FILE"]
+        // The data directory's CA, trusted besides the system's when no CA is named (a connection string from the
+        // environment for the local hub, whose certificate the system does not trust).
+        var additionalCA: String?
+        if caFile == nil {
+            let path = options.data.dataDirectory + "/tls/ca.pem"
+            if FileManager.default.fileExists(atPath: path) { additionalCA = path }
+        }
         if let text = options.connectionString ?? environment["IOTHUB_CONNECTION_STRING"] {
             connectionString = try ConnectionString(parsing: text)
         } else {
-            let configuration = HubConfiguration(dataDirectory: options.data.dataDirectory, hostName: options.data.hostname)
+            let configuration = options.data.configuration()
             guard FileManager.default.fileExists(atPath: configuration.databasePath) else {
                 throw HubClientError("no hub found: pass --connection-string, set IOTHUB_CONNECTION_STRING, or start `iothub serve --data-dir \(configuration.dataDirectory)`")
             }
@@ -29,7 +36,7 @@ struct HubClient {
             guard let owner = try await store.policies().first(where: { $0.name == "iothubowner" }) else {
                 throw HubClientError("the hub in \(configuration.dataDirectory) has no iothubowner policy")
             }
-            connectionString = owner.connectionString(hostName: configuration.hostName)
+            connectionString = owner.connectionString(hostName: configuration.connectionHostName)
             if caFile == nil, FileManager.default.fileExists(atPath: configuration.tlsDirectory + "/ca.pem") {
                 caFile = configuration.tlsDirectory + "/ca.pem"
             }
@@ -39,7 +46,9 @@ struct HubClient {
         }
         endpoint = options.endpoint ?? "https://\(connectionString.hostName)"
         var tls = TLSConfiguration.makeClientConfiguration()
-        if let caFile { tls.trustRoots = .file(caFile) }
+        if let caFile { tls.trustRoots = .file(caFile) } else if let additionalCA {
+            tls.additionalTrustRoots = [.file(additionalCA)]
+        }
         tls.minimumTLSVersion = .tlsv12
         var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
         configuration.timeout = .init(connect: .seconds(10), read: .seconds(330))

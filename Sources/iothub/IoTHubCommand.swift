@@ -19,8 +19,22 @@ struct DataDirectoryOptions: ParsableArguments {
     @Option(name: .customLong("data-dir"), help: "The hub's data directory (default: $IOTHUB_DATA_DIR or ~/.iothub).")
     var dataDirectory: String = HubConfiguration.defaultDataDirectory
 
-    @Option(help: "The host name devices and services use to reach the hub.")
-    var hostname: String = "localhost"
+    @Option(help: ArgumentHelp("A name devices and services use to reach the hub; repeat it for several (localhost, 127.0.0.1, a LAN name). The first is the hub's primary name. Default: the names the data directory remembers from the last `iothub serve`, else localhost.", valueName: "name"))
+    var hostname: [String] = []
+
+    /// The hub's names: those given, else those the data directory remembers, else `localhost` (the hub adds
+    /// `localhost` and `127.0.0.1`, which its certificate always names).
+    var hostNames: [String] {
+        let names = hostname.isEmpty ? HubHostNames.remembered(dataDirectory: dataDirectory) : hostname
+        return names.isEmpty ? ["localhost"] : names
+    }
+
+    /// A configuration for this data directory with these names.
+    func configuration() -> HubConfiguration {
+        var configuration = HubConfiguration(dataDirectory: dataDirectory, hostName: hostNames[0])
+        configuration.hostNameAliases = Array(hostNames.dropFirst())
+        return configuration
+    }
 }
 
 struct ServeCommand: AsyncParsableCommand {
@@ -94,9 +108,10 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let logger = Logger(label: "iothub")
         var configuration = HubConfiguration(
-            dataDirectory: data.dataDirectory, hostName: data.hostname, bindAddress: bind, mqttsPort: mqttsPort,
+            dataDirectory: data.dataDirectory, hostName: data.hostNames[0], bindAddress: bind, mqttsPort: mqttsPort,
             httpsPort: httpsPort, plainMQTTPort: plainMQTTPort, plainHTTPPort: plainHTTPPort,
             eventRetention: retentionHours * 3600)
+        configuration.hostNameAliases = Array(data.hostNames.dropFirst())
         configuration.throttling = try ThrottlingConfiguration(tier: tier, units: units)
         configuration.amqpsPort = amqpsPort
         configuration.plainAMQPPort = plainAMQPPort
@@ -112,10 +127,11 @@ struct ServeCommand: AsyncParsableCommand {
         if server.data.created {
             print("Created hub data in \(configuration.dataDirectory); trust \(server.data.tls.caCertificatePath).")
             for policy in server.data.policies {
-                print("\(policy.name): \(policy.connectionString(hostName: configuration.hostName))")
+                print("\(policy.name): \(policy.connectionString(hostName: server.configuration.connectionHostName))")
             }
         }
-        print("iothub ready on \(configuration.hostName): https \(configuration.bindAddress):\(configuration.httpsPort)"
+        let names = [server.configuration.hostName] + server.configuration.hostNameAliases
+        print("iothub ready on \(names.joined(separator: ", ")): https \(configuration.bindAddress):\(configuration.httpsPort)"
               + (configuration.plainHTTPPort.map { ", http \($0)" } ?? ""))
         fflush(nil)
         try await server.run()
@@ -132,7 +148,7 @@ struct ConnectionStringCommand: AsyncParsableCommand {
     var policy: String = "iothubowner"
 
     func run() async throws {
-        let configuration = HubConfiguration(dataDirectory: data.dataDirectory, hostName: data.hostname)
+        let configuration = data.configuration()
         guard FileManager.default.fileExists(atPath: configuration.databasePath) else {
             throw ValidationError("no hub in \(configuration.dataDirectory); start one with `iothub serve --data-dir \(configuration.dataDirectory)`")
         }
@@ -141,7 +157,7 @@ struct ConnectionStringCommand: AsyncParsableCommand {
         guard let match = try await store.policies().first(where: { $0.name == policy }) else {
             throw ValidationError("no policy named '\(policy)'")
         }
-        print(match.connectionString(hostName: configuration.hostName))
+        print(match.connectionString(hostName: configuration.connectionHostName))
     }
 }
 

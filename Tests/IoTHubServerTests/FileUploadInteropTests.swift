@@ -38,7 +38,7 @@ struct FileUploadInteropTests {
         let info = try #require(out["info"] as? [String: Any])
         #expect(info["blobName"] as? String == "uploader/logs/small.txt")
         #expect(info["containerName"] as? String == "fileupload")
-        #expect((info["hostName"] as? String)?.hasPrefix("localhost:") == true)
+        #expect((info["hostName"] as? String)?.hasPrefix("localhost:") == true, "the primary host name, with the bound port")
         #expect(out["infoKeys"] as? [String] == ["blobName", "containerName", "correlationId", "hostName", "sasToken"])
         #expect(out["smallDownload"] as? String == out["smallSha256"] as? String)
         #expect(out["smallRange"] as? String == "from")

@@ -42,7 +42,7 @@ EOF
 mosquitto_pid=$!
 (ulimit -n 20000; exec "$bin/iothub" serve --data-dir "$work/hub" --hostname localhost --https-port "$https" \
     --mqtts-port "$mqtts" --plain-mqtt-port "$mqtt" --plain-http-port "$http" --amqps-port "$amqps" \
-    --plain-amqp-port "$amqp" --log-level warning) > "$work/hub.log" 2>&1 &
+    --plain-amqp-port "$amqp" --storage-port 0 --log-level warning) > "$work/hub.log" 2>&1 &
 hub_pid=$!
 wait_for_hub "$hub_pid" "$work/hub.log" "$mqtt" "$http"
 wait_for_hub "$mosquitto_pid" /dev/null "$broker"
@@ -139,7 +139,7 @@ if command -v heaptrack > /dev/null; then
         read -r a_https a_mqtts a_mqtt a_http a_amqps a_amqp < <(free_ports 6)
         heaptrack -o "$work/alloc-$messages" "$bin/iothub" serve --data-dir "$work/alloc-hub-$messages" \
             --hostname localhost --https-port "$a_https" --mqtts-port "$a_mqtts" --plain-mqtt-port "$a_mqtt" \
-            --plain-http-port "$a_http" --amqps-port "$a_amqps" --plain-amqp-port "$a_amqp" --log-level warning \
+            --plain-http-port "$a_http" --amqps-port "$a_amqps" --plain-amqp-port "$a_amqp" --storage-port 0 --log-level warning \
             > "$work/alloc-$messages.log" 2>&1 &
         alloc_pid=$!
         wait_for_hub "$alloc_pid" "$work/alloc-$messages.log" "$a_mqtt" "$a_http"

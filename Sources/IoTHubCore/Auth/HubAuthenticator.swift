@@ -8,6 +8,8 @@ import IoTHubProtocol
 public struct HubAuthenticator: Sendable {
     /// The host name tokens must be scoped to.
     public let hostName: String
+    /// Other names the hub answers to (`127.0.0.1`, a LAN name); a token scoped to one of them is as good.
+    public let aliases: [String]
     let store: any HubStore
     let policies: [AccessPolicy]
     /// CA certificates (PEM) trusted for CA-signed (`certificateAuthority`) devices besides the verified ones of the
@@ -17,8 +19,10 @@ public struct HubAuthenticator: Sendable {
 
     /// - Parameter deviceCertificateAuthorities: PEM certificates of the CAs whose signed device certificates the
     ///   hub accepts for `certificateAuthority` devices (the hub's own CA, which `iothub cert issue` signs with).
-    public init(hostName: String, store: any HubStore, policies: [AccessPolicy], deviceCertificateAuthorities: [String] = []) {
+    public init(hostName: String, store: any HubStore, policies: [AccessPolicy], deviceCertificateAuthorities: [String] = [],
+                aliases: [String] = []) {
         self.hostName = hostName
+        self.aliases = aliases.filter { $0.lowercased() != hostName.lowercased() }
         self.store = store
         self.policies = policies
         self.deviceCertificateAuthorities = deviceCertificateAuthorities
@@ -43,7 +47,7 @@ public struct HubAuthenticator: Sendable {
         let token: SASToken
         do { token = try SASToken(parsing: text) } catch { throw HubError.unauthorized(error.description) }
         let record = try await enabledRecord(identity)
-        let resource = identity.sasResource(hostName: hostName).uri
+        let resource = identity.sasResource(hostName: name(scoping: token)).uri
         let keys: [SharedAccessKey]
         if let keyName = token.keyName, !keyName.isEmpty {
             guard let policy = policies.first(where: { $0.name == keyName }), policy.permissions.contains(.deviceConnect) else {
@@ -157,14 +161,33 @@ public struct HubAuthenticator: Sendable {
         }
         // A service token is scoped to the hub (`sr=h`) or to a path inside it (`sr=h/devices`), and reaches only
         // what lies below its scope.
-        let accessed = resource.isEmpty || resource == "/" ? hostName
-            : hostName + (resource.hasPrefix("/") ? resource : "/" + resource)
+        let host = name(scoping: token)
+        let accessed = resource.isEmpty || resource == "/" ? host
+            : host + (resource.hasPrefix("/") ? resource : "/" + resource)
         try Self.check(token, resource: accessed, keys: [policy.primaryKey, policy.secondaryKey], now: now, allowPrefix: true)
         guard !policy.permissions.isDisjoint(with: permissions) else {
             let names = permissions.map(\.rawValue).sorted().joined(separator: " or ")
             throw HubError.unauthorized("policy '\(keyName)' lacks the \(names) permission this operation needs")
         }
         return policy
+    }
+
+    /// The hub name a token is scoped to: the alias its resource starts with, else ``hostName`` (so a token for
+    /// another hub is refused naming this one).
+    func name(scoping token: SASToken) -> String {
+        var resource = token.resourceURI.lowercased()
+        if let scheme = resource.range(of: "://") { resource = String(resource[scheme.upperBound...]) }
+        for alias in aliases {
+            let lower = alias.lowercased()
+            if resource == lower || resource.hasPrefix(lower + "/") { return alias }
+        }
+        return hostName
+    }
+
+    /// Whether `name` is one of the hub's names, compared without case.
+    public func isHubName(_ name: String) -> Bool {
+        let lower = name.lowercased()
+        return lower == hostName.lowercased() || aliases.contains { $0.lowercased() == lower }
     }
 
     /// ``authorizeService(_:requires:resource:now:)`` for an operation that needs one permission.

@@ -29,10 +29,12 @@ public struct HubServices: Sendable {
     ///   - admission: the bounds on unauthenticated connections, failed logins and device connections.
     ///   - throttling: the tier whose throttles and daily quota the hub enforces.
     ///   - fileUploads: file uploads over a blob store, or `nil` for a hub without storage.
+    ///   - hostNameAliases: other names the hub answers to besides `hostName` (tokens, user names, addresses).
     public init(hostName: String, store: any HubStore, policies: [AccessPolicy], logger: Logger,
                 eventRetention: Double = 86_400, eventMaximumBytes: Int64 = 1 << 30, metrics: HubMetrics = HubMetrics(),
                 deviceCertificateAuthorities: [String] = [], admission: ConnectionAdmission = ConnectionAdmission(),
-                throttling: ThrottlingConfiguration = .unlimited, fileUploads: FileUploadService? = nil) {
+                throttling: ThrottlingConfiguration = .unlimited, fileUploads: FileUploadService? = nil,
+                hostNameAliases: [String] = []) {
         self.fileUploads = fileUploads
         self.hostName = hostName
         self.admission = admission
@@ -43,7 +45,7 @@ public struct HubServices: Sendable {
         let presence = PresenceDirectory(metrics: metrics)
         self.presence = presence
         authenticator = HubAuthenticator(hostName: hostName, store: store, policies: policies,
-                                         deviceCertificateAuthorities: deviceCertificateAuthorities)
+                                         deviceCertificateAuthorities: deviceCertificateAuthorities, aliases: hostNameAliases)
         registry = RegistryService(store: store, presence: presence, logger: logger)
         twins = TwinService(store: store, presence: presence, logger: logger, metrics: metrics)
         events = EventService(store: store, retention: eventRetention, maximumBytes: eventMaximumBytes, logger: logger,

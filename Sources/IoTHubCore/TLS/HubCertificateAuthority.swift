@@ -24,8 +24,11 @@ public struct HubCertificateAuthority: Sendable {
     /// PEM file of the server's private key (mode 0600).
     public let serverKeyPath: String
 
-    /// Reads the CA and server certificate in `directory`, creating whatever is missing or out of date.
-    public static func loadOrCreate(directory: String, hostName: String, now: Date = Date()) throws -> HubCertificateAuthority {
+    /// Reads the CA and server certificate in `directory`, creating whatever is missing or out of date (a server
+    /// certificate that does not name `hostName` and every one of `aliases` is issued again by the same CA).
+    /// - Parameter aliases: other names the certificate must carry: DNS names, or IPv4 addresses as IP SANs.
+    public static func loadOrCreate(directory: String, hostName: String, aliases: [String] = [], now: Date = Date()) throws
+        -> HubCertificateAuthority {
         let fileManager = FileManager.default
         try fileManager.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let authority = HubCertificateAuthority(
@@ -44,9 +47,15 @@ public struct HubCertificateAuthority: Sendable {
             try caCertificate.serializeAsPEM().pemString.write(toFile: authority.caCertificatePath, atomically: true, encoding: .utf8)
         }
 
-        if try !serverCertificateIsCurrent(authority, hostName: hostName, ca: caCertificate, now: now) {
+        var names: [GeneralName] = []
+        for name in [hostName, "localhost", "127.0.0.1"] + aliases {
+            let general = Self.generalName(name)
+            if !names.contains(general) { names.append(general) }
+        }
+        if try !serverCertificateIsCurrent(authority, names: names, ca: caCertificate, now: now) {
             let serverKey = P256.Signing.PrivateKey()
-            let server = try makeServerCertificate(key: serverKey, hostName: hostName, ca: caCertificate, caKey: caKey, now: now)
+            let server = try makeServerCertificate(key: serverKey, hostName: hostName, names: names, ca: caCertificate,
+                                                   caKey: caKey, now: now)
             try writeSecret(serverKey.pemRepresentation, to: authority.serverKeyPath)
             let chain = try server.serializeAsPEM().pemString + "\n" + caCertificate.serializeAsPEM().pemString + "\n"
             try chain.write(toFile: authority.serverCertificatePath, atomically: true, encoding: .utf8)
@@ -94,11 +103,16 @@ public struct HubCertificateAuthority: Sendable {
             issuerPrivateKey: .init(key))
     }
 
-    private static func makeServerCertificate(key: P256.Signing.PrivateKey, hostName: String, ca: Certificate,
-                                              caKey: P256.Signing.PrivateKey, now: Date) throws -> Certificate {
-        var names: [GeneralName] = [.dnsName(hostName)]
-        if hostName != "localhost" { names.append(.dnsName("localhost")) }
-        names.append(.ipAddress(ASN1OctetString(contentBytes: [127, 0, 0, 1])))
+    /// A DNS name, or an IP SAN for a dotted-quad IPv4 address.
+    static func generalName(_ name: String) -> GeneralName {
+        let parts = name.split(separator: ".", omittingEmptySubsequences: false)
+        let octets = parts.compactMap { UInt8($0) }
+        if parts.count == 4, octets.count == 4 { return .ipAddress(ASN1OctetString(contentBytes: ArraySlice(octets))) }
+        return .dnsName(name.lowercased())
+    }
+
+    private static func makeServerCertificate(key: P256.Signing.PrivateKey, hostName: String, names: [GeneralName],
+                                              ca: Certificate, caKey: P256.Signing.PrivateKey, now: Date) throws -> Certificate {
         return try Certificate(
             version: .v3, serialNumber: Certificate.SerialNumber(), publicKey: .init(key.publicKey),
             notValidBefore: now.addingTimeInterval(-3_600), notValidAfter: now.addingTimeInterval(2 * 365 * 86_400),
@@ -115,8 +129,9 @@ public struct HubCertificateAuthority: Sendable {
             issuerPrivateKey: .init(caKey))
     }
 
-    /// Whether the server certificate exists, was issued by `ca`, names `hostName` and is valid for 30 more days.
-    private static func serverCertificateIsCurrent(_ authority: HubCertificateAuthority, hostName: String,
+    /// Whether the server certificate exists, was issued by `ca`, carries every one of `names` and is valid for 30
+    /// more days.
+    private static func serverCertificateIsCurrent(_ authority: HubCertificateAuthority, names wanted: [GeneralName],
                                                    ca: Certificate, now: Date) throws -> Bool {
         guard FileManager.default.fileExists(atPath: authority.serverKeyPath),
               let pem = try? String(contentsOfFile: authority.serverCertificatePath, encoding: .utf8),
@@ -126,7 +141,7 @@ public struct HubCertificateAuthority: Sendable {
         guard server.issuer == ca.subject, server.notValidAfter > now.addingTimeInterval(30 * 86_400),
               let names = try server.extensions.subjectAlternativeNames
         else { return false }
-        return names.contains(.dnsName(hostName))
+        return wanted.allSatisfy { names.contains($0) }
     }
 
     /// The SHA-1 and SHA-256 thumbprints (upper-case hex of the DER) of a PEM certificate, as IoT Hub registers them.

@@ -50,9 +50,12 @@ public enum AMQPNodeAddress: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Parses a link address.
-    /// - Parameter hostName: this hub's host name; an `amqps://` address must name it (a port after it is allowed).
+    /// - Parameters:
+    ///   - hostName: this hub's host name; an `amqps://` address must name it or one of `aliases` (a port after it
+    ///     is allowed).
+    ///   - aliases: other names the hub answers to.
     /// - Throws: ``AMQPAddressError`` for another host, an unknown node, or an invalid device or module id.
-    public init(parsing address: String, hostName: String) throws(AMQPAddressError) {
+    public init(parsing address: String, hostName: String, aliases: [String] = []) throws(AMQPAddressError) {
         if address == "$cbs" {
             self = .claimsBasedSecurity
             return
@@ -63,7 +66,8 @@ public enum AMQPNodeAddress: Sendable, Hashable, CustomStringConvertible {
             let host = path.prefix { $0 != "/" }
             path = path.dropFirst(host.count)
             let name = host.split(separator: ":", maxSplits: 1).first.map(String.init) ?? ""
-            guard name.lowercased() == hostName.lowercased() else {
+            guard name.lowercased() == hostName.lowercased() || aliases.contains(where: { $0.lowercased() == name.lowercased() })
+            else {
                 throw .otherHost(address: address, host: name, expected: hostName)
             }
             break

@@ -42,8 +42,8 @@ extension AMQPConnectionHandler {
         }
         let name = String(user[..<at])
         let realm = user[user.index(after: at)...].lowercased()
-        let hubName = services.hostName.split(separator: ".").first.map { $0.lowercased() } ?? ""
-        let hosts = [hubName, services.hostName.lowercased()]
+        let names = [services.hostName] + services.authenticator.aliases
+        let hosts = names.map { $0.lowercased() } + names.compactMap { $0.split(separator: ".").first.map { $0.lowercased() } }
         if realm.hasPrefix("sas.root."), hosts.contains(String(realm.dropFirst("sas.root.".count))) {
             do {
                 let policy = try services.authenticator.authorizeService(token, requires: [.serviceConnect], resource: "")
@@ -109,7 +109,7 @@ extension AMQPConnectionHandler {
         case .module(let hostName, let deviceId, let moduleId):
             (host, identity) = (hostName, DeviceIdentity(deviceId: deviceId, moduleId: moduleId))
         }
-        guard host.lowercased() == services.hostName.lowercased() else {
+        guard services.authenticator.isHubName(host) else {
             return refuseToken(request, link, "audience '\(request.audience)' names another hub; this hub is '\(services.hostName)'")
         }
         guard let identity else {

@@ -14,7 +14,7 @@ extension AMQPConnectionHandler {
         }
         let address = String(cString: pointer)
         let node: AMQPNodeAddress
-        do { node = try AMQPNodeAddress(parsing: address, hostName: services.hostName) } catch {
+        do { node = try AMQPNodeAddress(parsing: address, hostName: services.hostName, aliases: services.authenticator.aliases) } catch {
             return refuseLink(link, condition: "amqp:not-found", description: error.description)
         }
         guard let role = AMQPLink.Role(node: node, hubReceives: hubReceives) else {

@@ -19,7 +19,7 @@ extension AMQPConnectionHandler {
         do { message = try ProtonMessageCodec.decode(bytes) } catch {
             return refuseSend(delivery, link, HubError.invalid(error.description))
         }
-        guard let to = message.to, case .cloudToDevice(let identity)? = try? AMQPNodeAddress(parsing: to, hostName: services.hostName) else {
+        guard let to = message.to, case .cloudToDevice(let identity)? = try? AMQPNodeAddress(parsing: to, hostName: services.hostName, aliases: services.authenticator.aliases) else {
             return refuseSend(delivery, link, HubError.invalid(
                 "'to' is '\(message.to ?? "")'; a cloud-to-device message needs 'to' = /devices/{id}/messages/devicebound"))
         }

@@ -300,7 +300,7 @@ final class MQTTDeviceConnectionHandler: ChannelDuplexHandler, DeviceSessionHost
             return refuseConnection(.notAuthorized,
                                     reason: "user name names '\(parsed.identity)' but the client id is '\(identity)'")
         }
-        guard parsed.hostName.lowercased() == services.hostName.lowercased() else {
+        guard services.authenticator.isHubName(parsed.hostName) else {
             return refuseConnection(.notAuthorized,
                                     reason: "user name names host '\(parsed.hostName)'; this hub is '\(services.hostName)'")
         }

@@ -6,6 +6,10 @@ public struct HubConfiguration: Sendable {
     public var dataDirectory: String
     /// The host name devices and services use (`HostName=` in connection strings, SAS `sr`, certificate SAN).
     public var hostName: String
+    /// Other names the hub answers to (`--hostname` given more than once): tokens, MQTT user names and AMQP
+    /// addresses may name any of them, and the server certificate carries them all. The running hub adds
+    /// `localhost` and `127.0.0.1`, which its certificate always names. Not an `init` parameter.
+    public var hostNameAliases: [String] = []
     /// The address every listener binds.
     public var bindAddress: String
     /// MQTT over TLS (IoT Hub: 8883).
@@ -63,6 +67,12 @@ public struct HubConfiguration: Sendable {
     public static var defaultDataDirectory: String {
         if let explicit = ProcessInfo.processInfo.environment["IOTHUB_DATA_DIR"], !explicit.isEmpty { return explicit }
         return FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".iothub").path
+    }
+
+    /// The name printed connection strings carry: the first of the hub's names with a dot, since the official C
+    /// SDK refuses a `HostName` without one (`localhost`); the host name when none has one.
+    public var connectionHostName: String {
+        ([hostName] + hostNameAliases).first { $0.contains(".") } ?? hostName
     }
 
     /// Path of the SQLite database.

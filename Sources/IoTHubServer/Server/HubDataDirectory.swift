@@ -28,7 +28,8 @@ public struct HubDataDirectory: Sendable {
             throw HubStartupError.dataDirectoryUnusable(path, reason: "\(error)")
         }
         let tls: HubCertificateAuthority
-        do { tls = try HubCertificateAuthority.loadOrCreate(directory: configuration.tlsDirectory, hostName: configuration.hostName) } catch {
+        do { tls = try HubCertificateAuthority.loadOrCreate(directory: configuration.tlsDirectory, hostName: configuration.hostName,
+                                                         aliases: configuration.hostNameAliases) } catch {
             store.close()
             throw HubStartupError.dataDirectoryUnusable(path, reason: "TLS material: \(error)")
         }
@@ -39,6 +40,7 @@ public struct HubDataDirectory: Sendable {
             try await store.savePolicies(policies)
             created = true
         }
+        HubHostNames.remember([configuration.hostName] + configuration.hostNameAliases, dataDirectory: path)
         let storageKey: SharedAccessKey
         do { storageKey = try Self.loadOrCreateKey(path + "/storage.key") } catch {
             store.close()

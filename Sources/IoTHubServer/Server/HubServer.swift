@@ -34,6 +34,12 @@ public final class HubServer: Sendable {
     /// Opens the data directory (creating it on first start) and checks that every port is free. A port of 0
     /// lets the system choose one when the hub runs; ``boundPort(_:)`` reports it.
     public static func start(_ configuration: HubConfiguration, logger: Logger) async throws -> HubServer {
+        var configuration = configuration
+        // The server certificate always names localhost and 127.0.0.1, so the hub answers to them too.
+        for local in ["localhost", "127.0.0.1"]
+        where !([configuration.hostName] + configuration.hostNameAliases).contains(where: { $0.lowercased() == local }) {
+            configuration.hostNameAliases.append(local)
+        }
         let data = try await HubDataDirectory.open(configuration)
         do {
             for (port, name) in Self.listeners(configuration) {
@@ -66,7 +72,8 @@ public final class HubServer: Sendable {
                                    logger: logger, eventRetention: configuration.eventRetention,
                                    eventMaximumBytes: configuration.eventMaximumBytes, deviceCertificateAuthorities: hubCA,
                                    admission: ConnectionAdmission(configuration: configuration.admission),
-                                   throttling: configuration.throttling, fileUploads: fileUploads)
+                                   throttling: configuration.throttling, fileUploads: fileUploads,
+                                   hostNameAliases: configuration.hostNameAliases)
         return HubServer(configuration: configuration, services: services, data: data, logger: logger)
     }
 

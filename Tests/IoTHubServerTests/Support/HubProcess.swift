@@ -49,7 +49,7 @@ final class HubProcess {
         process.arguments = ["serve", "--data-dir", dataDirectory, "--hostname", "localhost",
                              "--https-port", "\(ports.https)", "--mqtts-port", "\(ports.mqtts)",
                              "--plain-http-port", "\(ports.plainHTTP)", "--plain-mqtt-port", "\(ports.plainMQTT)",
-                             "--amqps-port", "0",
+                             "--amqps-port", "0", "--storage-port", "0",
                              "--log-level", "warning"]
         process.environment = cleanEnvironment
         process.standardInput = FileHandle.nullDevice
