@@ -81,6 +81,21 @@ struct BlobStorageTests {
         #expect(BlobStorageError.overQuota(limit: 1000).description.contains("--storage-max-bytes"))
     }
 
+    @Test("a commit does not count its blocks twice: blocks of more than half the bound still commit")
+    func commitWithinBound() async throws {
+        let storage = try store(maximumBytes: 2000)
+        let text = String(repeating: "x", count: 600)
+        for id in ["QQ==", "Qg=="] {
+            try await storage.putBlock(container: "c", blob: "big", blockId: id, from: try staged(storage, text))
+        }
+        let manifest = try await storage.putBlockList(container: "c", blob: "big",
+                                                      entries: [.init(id: "QQ==", source: .latest), .init(id: "Qg==", source: .latest)],
+                                                      properties: .init())
+        #expect(manifest.size == 1200)
+        let file = try FileManager.default.attributesOfItem(atPath: storage.blobDirectory("c", "big") + "/blob")[.size] as? Int
+        #expect(storage.usedBytes == Int64(file ?? 0), "the bound counts the committed file only")
+    }
+
     func trailerBytes(_ storage: BlobStorage, _ blob: String) throws -> Int {
         let path = storage.blobDirectory("c", blob) + "/blob"
         let size = try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int ?? 0

@@ -126,6 +126,16 @@ public final class BlobStorage: Sendable {
                     throw .invalidBlockList("the block '\(entry.id)' is not \(entry.source == .committed ? "committed" : "uploaded"); upload it with Put Block first")
                 }
             }
+            // The uncommitted blocks consumed here are deleted once the blob is committed: their bytes are not
+            // counted twice while the blob is assembled (the disk briefly holds both).
+            var consumed: Int64 = 0
+            var counted = Set<String>()
+            for source in sources where source.path != directory + "/blob" && counted.insert(source.path).inserted {
+                consumed += source.size
+            }
+            ledger.release(consumed)
+            var committed = false
+            defer { if !committed { ledger.add(consumed) } }
             let staging = try stagingFile()
             defer { staging.discard() }
             for source in sources { try staging.copy(from: source.path, offset: source.offset, length: source.size) }
@@ -134,13 +144,17 @@ public final class BlobStorage: Sendable {
             if let md5 = properties.contentMD5 { manifest.properties.contentMD5 = md5 }
             try staging.appendTrailer(manifest)
             if syncs { try staging.sync() }
-            try commit(staging, container: container, blob: blob)
+            try commit(staging, container: container, blob: blob, prereleased: Set(counted))
+            committed = true
             return manifest
         }
     }
 
-    /// Renames a finished staging file over the blob, then drops the blob's uncommitted blocks.
-    private func commit(_ staging: StagingFile, container: String, blob: String) throws(BlobStorageError) {
+    /// Renames a finished staging file over the blob, then drops the blob's uncommitted blocks (those in
+    /// `prereleased` were already taken off the count).
+    private func commit(_ staging: StagingFile, container: String, blob: String, prereleased: Set<String> = [])
+        throws(BlobStorageError)
+    {
         let directory = blobDirectory(container, blob)
         try Self.makeDirectory(directory)
         let target = directory + "/blob"
@@ -151,7 +165,7 @@ public final class BlobStorage: Sendable {
         let uncommitted = directory + "/uncommitted"
         for name in (try? FileManager.default.contentsOfDirectory(atPath: uncommitted)) ?? [] {
             let path = uncommitted + "/" + name
-            if let size = Self.size(of: path), unlink(path) == 0 { ledger.release(size) }
+            if let size = Self.size(of: path), unlink(path) == 0, !prereleased.contains(path) { ledger.release(size) }
         }
         rmdir(uncommitted)
     }
@@ -321,6 +335,11 @@ final class QuotaLedger: Sendable {
             used += bytes
             return true
         }
+    }
+
+    /// Counts bytes back without checking the limit (undoing a release).
+    func add(_ bytes: Int64) {
+        usedBytes.withLock { $0 += bytes }
     }
 
     func release(_ bytes: Int64) {
