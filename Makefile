@@ -12,6 +12,14 @@ run: deps
 test: deps venv
 	IOTHUB_TEST_PYTHON="$(CURDIR)/.venv/bin/python3" swift test --disable-xctest
 	$(MAKE) fuzz-smoke
+	$(MAKE) docs
+
+.PHONY: docs
+
+## make docs: the IoTHubDevice DocC catalog built with the swift-docc-plugin, any DocC warning an error; the archive
+## goes to .build-docs/plugins/Swift-DocC/outputs/IoTHubDevice.doccarchive.
+docs: deps
+	swift package --scratch-path .build-docs generate-documentation --target IoTHubDevice --warnings-as-errors
 
 .PHONY: bench
 

@@ -15,6 +15,7 @@ let package = Package(
         .executable(name: "sample-c2d-listener", targets: ["sample-c2d-listener"]),
         .executable(name: "sample-x509-device", targets: ["sample-x509-device"]),
         .executable(name: "sample-amqp-gateway", targets: ["sample-amqp-gateway"]),
+        .executable(name: "sample-file-upload", targets: ["sample-file-upload"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -36,6 +37,7 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
         // The simulator's scenario files (YAML, with line numbers for errors).
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
         // MARK: System libraries (module map + shim.h; installed by `make deps`).
@@ -45,6 +47,8 @@ let package = Package(
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         // Named CLinuxSystem, not CSystem: swift-system (pulled in by NIO) has a target called CSystem.
         .systemLibrary(name: "CLinuxSystem"),
+        // libcurl on the system OpenSSL: the SDK's HTTPS client for file upload (hub and blob storage).
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
 
         // MARK: Sans-IO cores.
@@ -56,7 +60,7 @@ let package = Package(
 
         // MARK: The device SDK (libmosquitto and Qpid Proton on its own epoll loop, system OpenSSL).
         .target(name: "IoTHubDevice", dependencies: [
-            "IoTHubProtocol", "ProtonCodec", "CMosquitto", "CProton", "COpenSSL", "CLinuxSystem",
+            "IoTHubProtocol", "ProtonCodec", "CMosquitto", "CProton", "COpenSSL", "CLinuxSystem", "CCurl",
             .product(name: "Logging", package: "swift-log"),
         ]),
 
@@ -97,6 +101,8 @@ let package = Package(
         .executableTarget(name: "sample-amqp-gateway", dependencies: [
             "SampleSupport", "IoTHubDevice", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Samples/amqp-gateway"),
+        .executableTarget(name: "sample-file-upload", dependencies: ["SampleSupport", "IoTHubDevice"],
+                          path: "Samples/file-upload"),
 
         // MARK: The companion hub: a protocol-neutral core (services, store, sessions; no NIO or Hummingbird), and
         // the server with its protocol heads (MQTT, AMQP, REST) on SwiftNIO.

@@ -25,7 +25,7 @@
 #
 # Knobs (environment): AMQP_DEVICES (20000), AMQP_WARMUP (2000), AMQP_TLS=1 (AMQP over TLS instead of the plain
 # port), FOOTPRINT_BASELINE=REV (also build sample-telemetry at git revision REV, e.g. one from before Foundation
-# left the SDK, and measure it beside the current one), BENCH=hub-vs-mosquitto,amqp-multiplex,native-mqtt-idle,proton-floor,sdk-footprint,mosquitto-fleet,provision
+# left the SDK, and measure it beside the current one), BENCH=hub-vs-mosquitto,amqp-multiplex,native-mqtt-idle,proton-floor,sdk-footprint,mosquitto-fleet,provision,file-upload
 # (which to run), MQTT_IDLE_DEVICES (15000; one process holds up to 19,000), PROVISION_DEVICES (100000),
 # PROVISION_CONCURRENCY (8).
 set -euo pipefail
@@ -34,7 +34,7 @@ export PATH=/opt/swift/usr/bin:$PATH
 
 AMQP_DEVICES=${AMQP_DEVICES:-20000}
 AMQP_WARMUP=${AMQP_WARMUP:-2000}
-BENCH=${BENCH:-hub-vs-mosquitto,amqp-multiplex,native-mqtt-idle,proton-floor,sdk-footprint,mosquitto-fleet,provision}
+BENCH=${BENCH:-hub-vs-mosquitto,amqp-multiplex,native-mqtt-idle,proton-floor,sdk-footprint,mosquitto-fleet,provision,file-upload}
 MQTT_IDLE_DEVICES=${MQTT_IDLE_DEVICES:-15000}
 PROVISION_DEVICES=${PROVISION_DEVICES:-100000}
 PROVISION_CONCURRENCY=${PROVISION_CONCURRENCY:-8}
@@ -148,6 +148,10 @@ fi
 
 if wants mosquitto-fleet; then
     bash scripts/bench/mosquitto_fleet.sh "$bin" || status=$?
+fi
+
+if wants file-upload; then
+    bash scripts/bench/file_upload.sh || status=$?
 fi
 
 # Last: it leaves PROVISION_DEVICES more devices in the hub's registry.

@@ -33,6 +33,7 @@ public struct SampleArgumentError: Error, CustomStringConvertible, Sendable {
 ///   its `tls/ca.pem`.
 /// - `IOTHUB_MQTT_PORT` (optional): the MQTT-over-TLS port when it is not 8883 (a local hub on another port).
 /// - `IOTHUB_AMQP_PORT` (optional): the AMQP-over-TLS port when it is not 5671 (with `--transport amqp`).
+/// - `IOTHUB_HTTPS_PORT` (optional): the hub's HTTPS port when it is not 443 (file upload).
 public enum SampleEnvironment {
     /// A client from the environment; exits with a message when the connection string is missing or malformed.
     public static func makeClient(transport: SampleTransport = .mqtt) -> DeviceClient {
@@ -46,7 +47,7 @@ public enum SampleEnvironment {
         }
     }
 
-    /// Options from `IOTHUB_CA_FILE`, `IOTHUB_MQTT_PORT` and `IOTHUB_AMQP_PORT` for `transport`; exits with a
+    /// Options from `IOTHUB_CA_FILE`, `IOTHUB_MQTT_PORT`, `IOTHUB_AMQP_PORT` and `IOTHUB_HTTPS_PORT` for `transport`; exits with a
     /// message when a port is not a port number.
     public static func clientOptions(transport: SampleTransport = .mqtt) -> DeviceClientOptions {
         var options = DeviceClientOptions()
@@ -56,6 +57,12 @@ public enum SampleEnvironment {
                 fail("IOTHUB_AMQP_PORT must be a port number, not '\(portText)'")
             }
             options.amqpPort = port
+        }
+        if let portText = value("IOTHUB_HTTPS_PORT"), !portText.isEmpty {
+            guard let port = Int(portText), (1...65535).contains(port) else {
+                fail("IOTHUB_HTTPS_PORT must be a port number, not '\(portText)'")
+            }
+            options.httpsPort = port
         }
         if let caFile = value("IOTHUB_CA_FILE"), !caFile.isEmpty { options.trust = .caFile(caFile) }
         if let portText = value("IOTHUB_MQTT_PORT"), !portText.isEmpty {

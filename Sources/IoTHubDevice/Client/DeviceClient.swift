@@ -29,7 +29,8 @@ public final class DeviceClient: Sendable {
     /// The loop that drives this client.
     public let eventLoop: DeviceEventLoop
 
-    private let core: LoopHandoff<DeviceClientCore>
+    /// Internal, not private: `DeviceClient+FileUpload.swift` reads the core's credentials and options.
+    let core: LoopHandoff<DeviceClientCore>
     private let itemIds: ItemIdentifiers
 
     /// Creates a client from a device or module connection string
@@ -98,8 +99,13 @@ public final class DeviceClient: Sendable {
     /// Creates a client that authenticates with an X.509 certificate (self-signed with a registered thumbprint, or
     /// CA-signed with the device id as CN). It sends no password and has no token to renew.
     /// - Parameters:
+    ///   - hostName: the hub host name.
+    ///   - deviceId: the device id (for a CA-signed certificate, its CN).
+    ///   - moduleId: the module id, for a module identity.
     ///   - certificateFile: PEM with the device certificate (and any intermediates).
-    ///   - privateKeyFile: PEM with its private key; `passphrase` when the key is encrypted.
+    ///   - privateKeyFile: PEM with its private key.
+    ///   - passphrase: the key's passphrase, when the key is encrypted.
+    ///   - options: how the client connects; its ``DeviceClientOptions/trust`` verifies the hub.
     /// - Throws: ``DeviceClientError/tlsConfiguration(_:)`` when the files cannot be loaded or do not match, and
     ///   ``DeviceClientError/invalidConfiguration(_:)`` with ``DeviceClientOptions/plainTCPPort`` (X.509 needs TLS).
     public convenience init(hostName: String, deviceId: String, moduleId: String? = nil, certificateFile: String,

@@ -40,6 +40,9 @@ public struct DeviceClientOptions: Sendable {
     public var port: Int = 8883
     /// AMQP over TLS port (5671 unless the hub says otherwise), for ``DeviceClientTransport/amqp``.
     public var amqpPort: Int = 5671
+    /// The hub's HTTPS port (443 unless the hub says otherwise), for the device API that
+    /// ``DeviceClient/uploadFile(named:from:options:)-(_,String,_)`` uses to start and complete uploads.
+    public var httpsPort: Int = 443
     /// When set, connect over plain TCP to this port instead of TLS (the companion hub's opt-in local port for the
     /// client's transport: plain MQTT, or plain AMQP).
     public var plainTCPPort: Int?
@@ -105,7 +108,8 @@ public struct OutboundQueueOptions: Sendable, Hashable {
         case failFast
         /// Evict the oldest queued message (its sender gets ``DeviceClientError/queueFull(messages:bytes:)``).
         case dropOldest
-        /// Suspend the sender until there is room (cancellable; bounded by the operation timeout).
+        /// Suspend the sender until there is room (cancellable; telemetry has no timeout, see
+        /// ``DeviceClientOptions/operationTimeout``).
         case wait
     }
 

@@ -37,6 +37,7 @@ public final class DeviceTLSContext: @unchecked Sendable {
 
     /// Creates a client context that also presents a client certificate: X.509 authentication.
     /// - Parameters:
+    ///   - trust: the certificate authorities that verify the server.
     ///   - certificateFile: PEM with the device certificate, followed by any intermediate certificates.
     ///   - privateKeyFile: PEM with the certificate's private key.
     ///   - passphrase: the key's passphrase, when it is encrypted.
@@ -70,6 +71,7 @@ public final class DeviceTLSContext: @unchecked Sendable {
     /// read from a secure element or a provisioning service, or certificates made on the fly (as the fleet
     /// simulator does).
     /// - Parameters:
+    ///   - trust: the certificate authorities that verify the server.
     ///   - certificatePEM: the device certificate, PEM, followed by any intermediate certificates.
     ///   - privateKeyPEM: the certificate's private key, unencrypted PEM (PKCS #8 or the algorithm's own form).
     /// - Throws: ``DeviceClientError/tlsConfiguration(_:)`` for PEM that holds no certificate or key, or a key that
@@ -123,7 +125,10 @@ public final class DeviceTLSContext: @unchecked Sendable {
 
     /// Wraps an `SSL_CTX` configured elsewhere (for example with a key in an HSM through an OpenSSL engine or
     /// provider). The context is reference-counted: this takes a reference and releases it in `deinit`.
-    /// - Parameter sslContext: a system-OpenSSL `SSL_CTX *` for TLS clients; it must verify the server.
+    /// - Parameters:
+    ///   - sslContext: a system-OpenSSL `SSL_CTX *` for TLS clients; it must verify the server.
+    ///   - presentsClientCertificate: whether the context presents a client certificate (X.509 authentication);
+    ///     ``DeviceClient/init(hostName:deviceId:moduleId:x509Context:options:)`` requires it.
     public init(sslContext: OpaquePointer, presentsClientCertificate: Bool = true) {
         SSL_CTX_up_ref(sslContext)
         self.context = sslContext

@@ -6,7 +6,8 @@ import Logging
 @testable import IoTHubServer
 
 /// The companion hub, in this process, on free ports: plain MQTT, MQTT over TLS (certificate for `localhost`),
-/// HTTPS, AMQP over TLS and plain AMQP. Restartable on the same data directory and ports.
+/// HTTPS, AMQP over TLS, plain AMQP and the storage (blob) endpoint for file uploads. Restartable on the same data
+/// directory and ports.
 final class LocalHub: @unchecked Sendable {
     // @unchecked: `server` and `task` change only in start/stop, which tests call sequentially.
     let directory: String
@@ -15,6 +16,8 @@ final class LocalHub: @unchecked Sendable {
     let httpsPort: Int
     let amqpsPort: Int
     let amqpPort: Int
+    /// The storage endpoint's HTTPS port; file-upload grants name `localhost:{storagePort}`.
+    let storagePort: Int
     private(set) var server: HubServer
     private var task: Task<Void, Error>
 
@@ -28,7 +31,7 @@ final class LocalHub: @unchecked Sendable {
         // A port found free can be taken before the hub binds it (another test's outgoing connection may get it as
         // its ephemeral port); that listener then fails and the hub stops. Start again on other ports.
         for attempt in 1...5 {
-            let ports = try FreePorts.take(5)
+            let ports = try FreePorts.take(6)
             let (server, task, listening) = try await launch(directory: directory, ports: ports, amqpObserver: amqpObserver,
                                                              amqpIdentityLimit: amqpIdentityLimit)
             if listening {
@@ -51,6 +54,7 @@ final class LocalHub: @unchecked Sendable {
         self.httpsPort = ports[2]
         self.amqpsPort = ports[3]
         self.amqpPort = ports[4]
+        self.storagePort = ports[5]
         self.amqpObserver = amqpObserver
         self.server = server
         self.task = task
@@ -67,6 +71,7 @@ final class LocalHub: @unchecked Sendable {
                                              httpsPort: ports[2], plainMQTTPort: ports[0])
         configuration.amqpsPort = ports[3]
         configuration.plainAMQPPort = ports[4]
+        configuration.storage.port = ports[5]
         if let amqpObserver { configuration.amqp.linkObserver = { amqpObserver.record($0) } }
         if let amqpIdentityLimit { configuration.amqp.maximumIdentitiesPerConnection = amqpIdentityLimit }
         var server: HubServer?
@@ -108,7 +113,7 @@ final class LocalHub: @unchecked Sendable {
         await stop()
         if pause > .zero { try await Task.sleep(for: pause) }
         (server, task, _) = try await Self.launch(directory: directory,
-                                                  ports: [mqttPort, mqttsPort, httpsPort, amqpsPort, amqpPort],
+                                                  ports: [mqttPort, mqttsPort, httpsPort, amqpsPort, amqpPort, storagePort],
                                                   amqpObserver: amqpObserver)
     }
 
@@ -135,6 +140,7 @@ final class LocalHub: @unchecked Sendable {
         options.plainTCPPort = nil
         options.port = mqttsPort
         options.amqpPort = amqpsPort
+        options.httpsPort = httpsPort
         options.trust = .caFile(caPath)
         return options
     }
