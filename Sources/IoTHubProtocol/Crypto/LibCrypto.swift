@@ -70,6 +70,19 @@ public enum LibCrypto {
     }
 
     /// Standard base64 (RFC 4648 §4, with `=` padding, no line breaks).
+    /// Decodes hex text (either case) into bytes, or `nil` when it has an odd length or a non-hex character.
+    public static func hexDecode(_ text: String) -> [UInt8]? {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(text.utf8.count / 2)
+        var iterator = text.utf8.makeIterator()
+        while let high = iterator.next() {
+            guard let low = iterator.next(), let h = PercentEncoding.hexValue(high), let l = PercentEncoding.hexValue(low)
+            else { return nil }
+            bytes.append(h << 4 | l)
+        }
+        return bytes
+    }
+
     public static func base64Encode(_ data: [UInt8]) -> String {
         guard !data.isEmpty else { return "" }
         var output = [UInt8](repeating: 0, count: 4 * ((data.count + 2) / 3) + 1)

@@ -213,19 +213,10 @@ struct XMLScanner {
                 guard starts(tag) else { return nil }
                 let text = String(decoding: bytes[start..<index], as: UTF8.self)
                 index += tag.utf8.count
-                return text.trimmingASCIISpaces()
+                return text.trimmingASCIIWhitespace()
             }
             index += 1
         }
         return nil
-    }
-}
-
-extension String {
-    fileprivate func trimmingASCIISpaces() -> String {
-        var view = Substring(self)
-        while let first = view.first, first == " " || first == "\n" || first == "\r" || first == "\t" { view = view.dropFirst() }
-        while let last = view.last, last == " " || last == "\n" || last == "\r" || last == "\t" { view = view.dropLast() }
-        return String(view)
     }
 }

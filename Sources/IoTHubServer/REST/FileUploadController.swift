@@ -52,7 +52,7 @@ struct FileUploadController {
             let device = try await self.authenticate(request, context: context)
             let body = try await request.decodeJSON(UploadRequest.self, context: context, limit: 16 << 10)
             try await hub.throttle.admitRequest(.fileUploadInitiate)
-            let grant = try await self.service().beginUpload(deviceId: device.identity.deviceId, blobName: body.blobName)
+            let grant = try await hub.requireFileUploads().beginUpload(deviceId: device.identity.deviceId, blobName: body.blobName)
             return try JSONResponse.make(UploadGrant(
                 correlationId: grant.correlationId, hostName: grant.hostName, containerName: grant.containerName,
                 blobName: grant.blobName, sasToken: grant.sasToken))
@@ -60,22 +60,25 @@ struct FileUploadController {
         router.post("devices/:deviceId/files/notifications") { request, context in
             let device = try await self.authenticate(request, context: context)
             let body = try await request.decodeJSON(Notification.self, context: context, limit: 16 << 10)
-            try await self.service().finishUpload(
+            try await hub.requireFileUploads().finishUpload(
                 deviceId: device.identity.deviceId, correlationId: body.correlationId, isSuccess: body.isSuccess,
                 statusCode: body.statusCode ?? (body.isSuccess ? 200 : 500), statusDescription: body.statusDescription ?? "")
             return Response(status: .noContent)
         }
     }
 
-    func service() throws -> FileUploadService {
-        guard let service = hub.fileUploads else {
-            throw HubError.invalid("this hub has no file storage; start it with a storage port (iothub serve --storage-port)")
-        }
-        return service
-    }
-
     func authenticate(_ request: Request, context: HubRequestContext) async throws -> DeviceRecord {
         let deviceId = try context.identityComponent("deviceId")
         return try await hub.authenticator.authenticateDevice(DeviceIdentity(deviceId: deviceId), token: request.authorization)
+    }
+}
+
+extension HubServices {
+    /// File uploads, or the error a hub without storage answers with.
+    func requireFileUploads() throws -> FileUploadService {
+        guard let fileUploads else {
+            throw HubError.invalid("this hub has no file storage; start it with a storage port (iothub serve --storage-port)")
+        }
+        return fileUploads
     }
 }

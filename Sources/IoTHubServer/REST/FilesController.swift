@@ -14,7 +14,7 @@ struct FilesController {
     func register(on router: Router<HubRequestContext>) {
         let group = router.requiring([.serviceConnect], hub)
         group.get("files") { request, context in
-            let uploads = try self.service()
+            let uploads = try hub.requireFileUploads()
             let query = request.uri.queryParameters
             let after = Int64(query["after"].map(String.init) ?? "") ?? 0
             let limit = min(max(Int(query["limit"].map(String.init) ?? "") ?? 1000, 1), 1000)
@@ -25,7 +25,7 @@ struct FilesController {
                 .serializedBytes())
         }
         group.get("files/**") { request, context in
-            let uploads = try self.service()
+            let uploads = try hub.requireFileUploads()
             let key = try PercentEncoding.decode(context.parameters.getCatchAll().joined(separator: "/"))
             var record = try await uploads.upload(correlationId: key)
             if record == nil {
@@ -81,12 +81,5 @@ struct FilesController {
             object["downloadUrl"] = .string(uploads.readURL(blobName: record.blobName))
         }
         return .object(object)
-    }
-
-    func service() throws -> FileUploadService {
-        guard let service = hub.fileUploads else {
-            throw HubError.invalid("this hub has no file storage; start it with a storage port (iothub serve --storage-port)")
-        }
-        return service
     }
 }
