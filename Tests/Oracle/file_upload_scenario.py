@@ -117,7 +117,10 @@ def main():
     digest = hmac.new(base64.b64decode(owner["SharedAccessKey"]), f"{encoded}\n{expiry}".encode(), hashlib.sha256).digest()
     token = (f"SharedAccessSignature sr={encoded}&sig={urllib.parse.quote(base64.b64encode(digest).decode(), safe='')}"
              f"&se={expiry}&skn={owner['SharedAccessKeyName']}")
-    auth = authentication.SASTokenAuth(audience=host, uri=f"amqps://{host}", token=token, expires_at=expiry, verify=CA)
+    # uamqp waits 10 s for a CBS answer by default; one fresh-clone CI run failed here (Put-Token, retries exhausted)
+    # while every other suite ran beside it. A minute, still bounded.
+    auth = authentication.SASTokenAuth(audience=host, uri=f"amqps://{host}", token=token, expires_at=expiry, verify=CA,
+                                       timeout=60)
     receiver = uamqp.ReceiveClient(f"amqps://{host}/messages/servicebound/filenotifications", auth=auth, timeout=15000)
     notifications = []
     deadline = time.time() + 20
