@@ -149,7 +149,20 @@ extension AMQPConnectionHandler {
         answerToken(request.messageId, status: status, description: reason, replyingTo: link)
     }
 
+    /// Answers a put-token on the `$cbs` reply link. The answer goes out on a later event-loop turn than the
+    /// request's settlement: Proton batches dispositions after transfers within one output pass, and uamqp fails
+    /// a put-token whose answer arrives before the settlement of its request ("did not receive send
+    /// confirmation"), with status 200.
     private func answerToken(_ messageId: AMQPValue?, status: Int32, description: String, replyingTo request: AMQPLink) {
+        guard let context else { return }
+        context.eventLoop.assumeIsolated().execute { [self] in
+            guard self.context != nil, !socketClosed else { return }
+            sendTokenAnswer(messageId, status: status, description: description, replyingTo: request)
+            pump()
+        }
+    }
+
+    private func sendTokenAnswer(_ messageId: AMQPValue?, status: Int32, description: String, replyingTo request: AMQPLink) {
         let session = pn_link_session(request.link)
         let replies = links.values.filter { $0.role == .tokenReplies && !$0.closed }
         guard let reply = replies.first(where: { pn_link_session($0.link) == session }) ?? replies.first else {
