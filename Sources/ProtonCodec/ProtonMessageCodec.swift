@@ -184,7 +184,7 @@ package enum ProtonMessageCodec {
         return value(data)
     }
 
-    /// The value at the current position of `data`; compound values read as null.
+    /// The value at the current position of `data`, compound values (lists, arrays, maps, described values) included.
     package static func value(_ data: OpaquePointer) -> AMQPValue {
         switch pn_data_type(data) {
         case PN_BOOL: .bool(pn_data_get_bool(data))
@@ -205,8 +205,38 @@ package enum ProtonMessageCodec {
         case PN_STRING: .string(String(decoding: bytes(pn_data_get_string(data)), as: UTF8.self))
         case PN_SYMBOL: .symbol(String(decoding: bytes(pn_data_get_symbol(data)), as: UTF8.self))
         case PN_BINARY: .binary(bytes(pn_data_get_binary(data)))
+        case PN_LIST: .list(children(data, count: Int(pn_data_get_list(data))))
+        case PN_ARRAY: .array(children(data, count: Int(pn_data_get_array(data))))
+        case PN_MAP: .map(pairs(children(data, count: Int(pn_data_get_map(data)))))
+        case PN_DESCRIBED: described(data)
         default: .null
         }
+    }
+
+    /// The `count` values inside the compound value at the current position.
+    private static func children(_ data: OpaquePointer, count: Int) -> [AMQPValue] {
+        guard pn_data_enter(data) else { return [] }
+        defer { pn_data_exit(data) }
+        var values: [AMQPValue] = []
+        values.reserveCapacity(count)
+        for _ in 0..<count {
+            guard pn_data_next(data) else { break }
+            values.append(value(data))
+        }
+        return values
+    }
+
+    private static func pairs(_ values: [AMQPValue]) -> [AMQPValue.Entry] {
+        stride(from: 0, to: values.count & ~1, by: 2).map { AMQPValue.Entry(values[$0], values[$0 + 1]) }
+    }
+
+    private static func described(_ data: OpaquePointer) -> AMQPValue {
+        guard pn_data_enter(data) else { return .null }
+        defer { pn_data_exit(data) }
+        guard pn_data_next(data) else { return .null }
+        let descriptor = value(data)
+        guard pn_data_next(data) else { return .described(descriptor: descriptor, value: .null) }
+        return .described(descriptor: descriptor, value: value(data))
     }
 
     /// The map at the start of `data`, with keys as text.
@@ -246,6 +276,52 @@ package enum ProtonMessageCodec {
         case .string(let text): withBytes(Array(text.utf8)) { pn_data_put_string(data, $0) }
         case .symbol(let text): withBytes(Array(text.utf8)) { pn_data_put_symbol(data, $0) }
         case .binary(let bytes): withBytes(bytes) { pn_data_put_binary(data, $0) }
+        case .list(let values):
+            pn_data_put_list(data)
+            pn_data_enter(data)
+            for value in values { put(value, into: data) }
+            pn_data_exit(data)
+        case .array(let values):
+            pn_data_put_array(data, false, values.first.map(type(of:)) ?? PN_NULL)
+            pn_data_enter(data)
+            for value in values { put(value, into: data) }
+            pn_data_exit(data)
+        case .map(let entries):
+            pn_data_put_map(data)
+            pn_data_enter(data)
+            for entry in entries {
+                put(entry.key, into: data)
+                put(entry.value, into: data)
+            }
+            pn_data_exit(data)
+        case .described(let descriptor, let value):
+            pn_data_put_described(data)
+            pn_data_enter(data)
+            put(descriptor, into: data)
+            put(value, into: data)
+            pn_data_exit(data)
+        }
+    }
+
+    /// Proton's type code for an array whose elements are like `value`.
+    private static func type(of value: AMQPValue) -> pn_type_t {
+        switch value {
+        case .null: PN_NULL
+        case .bool: PN_BOOL
+        case .int: PN_INT
+        case .uint: PN_UINT
+        case .long: PN_LONG
+        case .ulong: PN_ULONG
+        case .double: PN_DOUBLE
+        case .timestamp: PN_TIMESTAMP
+        case .uuid: PN_UUID
+        case .string: PN_STRING
+        case .symbol: PN_SYMBOL
+        case .binary: PN_BINARY
+        case .list: PN_LIST
+        case .array: PN_ARRAY
+        case .map: PN_MAP
+        case .described: PN_DESCRIBED
         }
     }
 

@@ -11,7 +11,7 @@ struct IoTHubCommand: AsyncParsableCommand {
         abstract: "A self-hostable, Azure IoT Hub–compatible hub.",
         subcommands: [ServeCommand.self, ConnectionStringCommand.self, DeviceCommand.self, TwinCommand.self,
                       InvokeCommand.self, CloudToDeviceCommand.self, MonitorCommand.self, FilesCommand.self, CertificateCommand.self,
-                      CACommand.self])
+                      CACommand.self, ConsumerGroupCommand.self])
 }
 
 /// Options shared by the commands that use the data directory.
@@ -79,8 +79,17 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "full: every acknowledged message survives power loss (one disk sync per committed batch); normal: it survives a killed hub, not a lost machine.")
     var durability: SQLiteExecutor.Durability = .full
 
-    @Option(name: .customLong("retention-hours"), help: "How long telemetry is kept.")
+    @Option(name: .customLong("retention-hours"), help: "How long telemetry is kept (the built-in endpoint's retention, for every consumer group).")
     var retentionHours: Double = 24
+
+    @Option(name: .customLong("retention-bytes"), help: "The most telemetry bytes kept; the oldest messages go first.")
+    var retentionBytes: Int64 = 1 << 30
+
+    @Option(help: "Partitions of the built-in Event Hubs-compatible endpoint (1 to 32), fixed when the data directory is created (default 4).")
+    var partitions: Int?
+
+    @Option(name: .customLong("eventhub-name"), help: "The built-in endpoint's Event Hubs name, its EntityPath (default: the host name's first label, or iothub).")
+    var eventHubName: String?
 
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "info"
@@ -97,6 +106,15 @@ struct ServeCommand: AsyncParsableCommand {
         }
         guard storageMaximumBytes > 0 else { throw ValidationError("--storage-max-bytes must be positive") }
         guard uploadSASTimeToLive >= 60 else { throw ValidationError("--upload-sas-ttl must be at least 60 seconds") }
+        if let partitions, !EventHubPartitioner.allowedCounts.contains(partitions) {
+            throw ValidationError("--partitions must be 1 to 32, not \(partitions)")
+        }
+        if let eventHubName {
+            let valid = !eventHubName.isEmpty && eventHubName.count <= 256
+                && eventHubName.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "-._".unicodeScalars.contains($0)) }
+            guard valid else { throw ValidationError("--eventhub-name takes 1 to 256 letters, digits, '-', '.' and '_'") }
+        }
+        guard retentionHours > 0, retentionBytes > 0 else { throw ValidationError("--retention-hours and --retention-bytes must be positive") }
         do { _ = try ThrottlingConfiguration(tier: tier, units: units) } catch { throw ValidationError(error.description) }
     }
 
@@ -110,7 +128,9 @@ struct ServeCommand: AsyncParsableCommand {
         var configuration = HubConfiguration(
             dataDirectory: data.dataDirectory, hostName: data.hostNames[0], bindAddress: bind, mqttsPort: mqttsPort,
             httpsPort: httpsPort, plainMQTTPort: plainMQTTPort, plainHTTPPort: plainHTTPPort,
-            eventRetention: retentionHours * 3600)
+            eventRetention: retentionHours * 3600, eventMaximumBytes: retentionBytes)
+        configuration.eventPartitions = partitions
+        configuration.eventHubName = eventHubName
         configuration.hostNameAliases = Array(data.hostNames.dropFirst())
         configuration.throttling = try ThrottlingConfiguration(tier: tier, units: units)
         configuration.amqpsPort = amqpsPort
@@ -128,6 +148,10 @@ struct ServeCommand: AsyncParsableCommand {
             print("Created hub data in \(configuration.dataDirectory); trust \(server.data.tls.caCertificatePath).")
             for policy in server.data.policies {
                 print("\(policy.name): \(policy.connectionString(hostName: server.configuration.connectionHostName))")
+            }
+            if let service = server.data.policies.first(where: { $0.permissions.contains(.serviceConnect) }) {
+                print("built-in endpoint (Event Hubs-compatible, \(server.services.eventHub.partitioner.count) partitions): "
+                      + "\(EventHubConnectionString(hostName: server.configuration.connectionHostName, keyName: service.name, key: service.primaryKey.base64, entityPath: server.services.eventHub.name))")
             }
         }
         let names = [server.configuration.hostName] + server.configuration.hostNameAliases
@@ -147,6 +171,9 @@ struct ConnectionStringCommand: AsyncParsableCommand {
     @Option(help: "The policy: iothubowner, service, device, registryRead or registryReadWrite.")
     var policy: String = "iothubowner"
 
+    @Flag(name: .customLong("eventhub"), help: "Print the built-in endpoint's Event Hubs-compatible connection string instead (the policy needs ServiceConnect).")
+    var eventHub = false
+
     func run() async throws {
         let configuration = data.configuration()
         guard FileManager.default.fileExists(atPath: configuration.databasePath) else {
@@ -157,7 +184,14 @@ struct ConnectionStringCommand: AsyncParsableCommand {
         guard let match = try await store.policies().first(where: { $0.name == policy }) else {
             throw ValidationError("no policy named '\(policy)'")
         }
-        print(match.connectionString(hostName: configuration.connectionHostName))
+        guard eventHub else { return print(match.connectionString(hostName: configuration.connectionHostName)) }
+        guard match.permissions.contains(.serviceConnect) else {
+            throw ValidationError("policy '\(policy)' lacks ServiceConnect, which Event Hubs readers need; use --policy service or iothubowner")
+        }
+        let stored = try await store.setting("event_hub_name")
+        let name = stored ?? EventHubService.defaultName(hostName: configuration.hostName)
+        print(EventHubConnectionString(hostName: configuration.connectionHostName, keyName: match.name,
+                                       key: match.primaryKey.base64, entityPath: name))
     }
 }
 

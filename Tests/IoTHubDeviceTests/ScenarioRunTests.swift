@@ -291,9 +291,15 @@ struct FleetWorkerTests {
         process.standardOutput = pipe
         process.standardError = pipe
         try process.run()
-        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "\(text)")
+        // Waiting blocks a thread: a Dispatch one, not one of the cooperative pool the in-process hub needs.
+        let (status, text) = await withCheckedContinuation { (continuation: CheckedContinuation<(Int32, String), Never>) in
+            DispatchQueue.global().async {
+                let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+                process.waitUntilExit()
+                continuation.resume(returning: (process.terminationStatus, text))
+            }
+        }
+        #expect(status == 0, "\(text)")
         #expect(text.contains("3 worker processes"), "\(text)")
 
         let merged = try FleetRunFiles.read(output + "/run.json")

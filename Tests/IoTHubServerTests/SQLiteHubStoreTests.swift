@@ -1,5 +1,7 @@
 import Foundation
 import IoTHubProtocol
+import Logging
+import Synchronization
 import Testing
 @testable import IoTHubCore
 @testable import IoTHubServer
@@ -111,7 +113,7 @@ struct SQLiteHubStoreTests {
         #expect(try await store.twin(DeviceIdentity(deviceId: "t"))?.document == "100")
     }
 
-    @Test("a version 1 database is upgraded: the event indexes go, the log's byte count is taken once, events stay")
+    @Test("a version 1 database is upgraded: the event indexes go, the log's byte count is taken once, events stay and get partitions")
     func upgradesSchemaOne() async throws {
         let path = TestProcess.temporaryDirectory() + "/hub.sqlite"
         do {
@@ -136,8 +138,14 @@ struct SQLiteHubStoreTests {
         #expect(events[0].message.properties == ["k": "v"])
         #expect(events[0].message.systemProperties.messageId == "m")
         let check = try SQLiteConnection(path: path, readOnly: true)
-        #expect(try check.query("SELECT value FROM meta WHERE key = 'schema_version'").first?.first?.text == "2")
-        #expect(try check.query("SELECT COUNT(*) FROM sqlite_master WHERE name LIKE 'events_by_%'").first?.first?.integer == 0)
+        #expect(try check.query("SELECT value FROM meta WHERE key = 'schema_version'").first?.first?.text == "3")
+        #expect(try check.query("SELECT name FROM sqlite_master WHERE name LIKE 'events_by_%'").map { $0[0].text } == ["events_by_partition"])
+        // Version 3: each kept message got its device's partition (of 4) and a number within it.
+        let partitioner = EventHubPartitioner(count: 4)
+        #expect(events.map(\.partition) == ["d1", "d2"].map(partitioner.partition(for:)))
+        #expect(try await store.setting("event_partitions") == "4")
+        let state = try await store.partitionState(partitioner.partition(for: "d1"))
+        #expect(state.lastOffset >= 1 && !state.isEmpty)
         #expect(try check.query("SELECT bytes FROM event_log_size").first?.first?.integer == 42)
         // Over the size bound: the oldest goes first.
         #expect(try await store.pruneEvents(olderThan: Date(timeIntervalSince1970: 0), maximumBytes: 20) == 1)
@@ -239,5 +247,114 @@ struct ETagConditionTests {
     ])
     func parse(header: String?, expected: ETagCondition) {
         #expect(ETagCondition(ifMatch: header) == expected)
+    }
+}
+
+@Suite("SQLite hub store: event-stream partitions and consumer groups")
+struct EventPartitionStoreTests {
+    static func append(_ store: SQLiteHubStore, _ records: [EventRecord]) async throws -> ClosedRange<Int64> {
+        try await withCheckedThrowingContinuation { continuation in
+            store.appendEvents(records) { continuation.resume(with: $0) }
+        }
+    }
+
+    static func record(_ device: String, partition: Int, at milliseconds: Int64) -> EventRecord {
+        EventRecord(identity: DeviceIdentity(deviceId: device), enqueuedMilliseconds: milliseconds,
+                    body: Array(device.utf8), properties: Array("{}".utf8), system: Array("{}".utf8), partition: partition)
+    }
+
+    @Test("each partition numbers its messages from 0 without gaps; offsets, state and cursors for every position")
+    func partitions() async throws {
+        let (store, path) = try SQLiteHubStoreTests.makeStore()
+        // Partition 0 gets a0..a4, partition 1 b0..b2, interleaved in two batches.
+        var records: [EventRecord] = []
+        for index in 0..<5 { records.append(Self.record("a", partition: 0, at: 1000 + Int64(index) * 10)) }
+        for index in 0..<3 { records.insert(Self.record("b", partition: 1, at: 1001 + Int64(index) * 10), at: index * 2 + 1) }
+        _ = try await Self.append(store, Array(records[..<4]))
+        _ = try await Self.append(store, Array(records[4...]))
+        let zero = try await store.partitionEvents(0, after: -1, limit: 100)
+        let one = try await store.partitionEvents(1, after: -1, limit: 100)
+        #expect(zero.map(\.partitionSequenceNumber) == [0, 1, 2, 3, 4])
+        #expect(one.map(\.partitionSequenceNumber) == [0, 1, 2])
+        #expect(zero.allSatisfy { $0.partition == 0 } && one.allSatisfy { $0.partition == 1 })
+        #expect(zero.map(\.sequenceNumber) == zero.map(\.sequenceNumber).sorted())
+        #expect(try await store.partitionEvents(0, after: 2, limit: 1).map(\.partitionSequenceNumber) == [3])
+
+        let state = try await store.partitionState(0)
+        #expect(state == EventPartitionState(beginSequenceNumber: 0, lastSequenceNumber: 4, lastOffset: zero[4].sequenceNumber,
+                                             lastEnqueuedMilliseconds: 1040, isEmpty: false))
+        let empty = try await store.partitionState(3)
+        #expect(empty == EventPartitionState(beginSequenceNumber: -1, lastSequenceNumber: -1, lastOffset: -1,
+                                             lastEnqueuedMilliseconds: 0, isEmpty: true))
+
+        #expect(try await store.partitionCursor(0, at: .start) == -1)
+        #expect(try await store.partitionCursor(0, at: .latest) == 4)
+        #expect(try await store.partitionCursor(0, at: .sequenceNumber(2, inclusive: false)) == 2)
+        #expect(try await store.partitionCursor(0, at: .sequenceNumber(2, inclusive: true)) == 1)
+        let offset = zero[2].sequenceNumber
+        #expect(try await store.partitionCursor(0, at: .offset(offset, inclusive: false)) == 2)
+        #expect(try await store.partitionCursor(0, at: .offset(offset, inclusive: true)) == 1)
+        // An offset of another partition's message starts at this partition's next one.
+        #expect(try await store.partitionCursor(0, at: .offset(one[2].sequenceNumber, inclusive: true))
+                == (zero.first { $0.sequenceNumber > one[2].sequenceNumber }?.partitionSequenceNumber ?? 5) - 1)
+        #expect(try await store.partitionCursor(0, at: .enqueuedTime(1020, inclusive: true)) == 1)
+        #expect(try await store.partitionCursor(0, at: .enqueuedTime(1020, inclusive: false)) == 2)
+        #expect(try await store.partitionCursor(0, at: .enqueuedTime(99_999, inclusive: false)) == 4)
+
+        // Retention keeps the numbers: what is left keeps its number, and new messages continue after the last.
+        _ = try await store.pruneEvents(olderThan: Date(timeIntervalSince1970: 1.025), maximumBytes: 1 << 30)
+        #expect(try await store.partitionState(0).beginSequenceNumber == 3)
+        store.close()
+        let reopened = try SQLiteHubStore(path: path, durability: .normal)
+        defer { reopened.close() }
+        _ = try await Self.append(reopened, [Self.record("a", partition: 0, at: 2000)])
+        #expect(try await reopened.partitionEvents(0, after: 4, limit: 10).map(\.partitionSequenceNumber) == [5])
+        _ = try await reopened.pruneEvents(olderThan: Date(timeIntervalSince1970: 10), maximumBytes: 1 << 30)
+        let pruned = try await reopened.partitionState(0)
+        #expect(pruned.isEmpty && pruned.lastSequenceNumber == 5 && pruned.beginSequenceNumber == 5)
+    }
+
+    @Test("consumer groups: created once, names without case, deleted; $Default is implicit")
+    func consumerGroups() async throws {
+        let (store, _) = try SQLiteHubStoreTests.makeStore()
+        defer { store.close() }
+        let service = EventHubService(name: "hub", events: EventService(store: store, logger: Logger(label: "test")),
+                                      store: store, createdAt: Date(), logger: Logger(label: "test"))
+        #expect(try await service.consumerGroups().map(\.name) == ["$Default"])
+        try await service.createConsumerGroup("analytics")
+        await #expect(throws: HubError.self) { try await service.createConsumerGroup("Analytics") }
+        await #expect(throws: HubError.self) { try await service.createConsumerGroup("$Default") }
+        await #expect(throws: HubError.self) { try await service.createConsumerGroup("-bad") }
+        await #expect(throws: HubError.self) { try await service.createConsumerGroup(String(repeating: "a", count: 51)) }
+        #expect(try await service.consumerGroups().map(\.name) == ["$Default", "analytics"])
+        #expect(try await service.consumerGroupExists("ANALYTICS"))
+        #expect(try await service.consumerGroupExists("$default"))
+        try await service.deleteConsumerGroup("analytics")
+        await #expect(throws: HubError.self) { try await service.deleteConsumerGroup("analytics") }
+        await #expect(throws: HubError.self) { try await service.deleteConsumerGroup("$Default") }
+        #expect(try await !service.consumerGroupExists("analytics"))
+    }
+
+    @Test("epoch rules: a higher or equal epoch takes over, a lower one and one without are refused, 5 without at most")
+    func ownership() {
+        let table = PartitionOwnership(maximumReceivers: 5)
+        let key = PartitionOwnership.Key(entity: "hub", consumerGroup: "$Default", partition: 0)
+        let evicted = Mutex<[Int]>([])
+        func claim(_ epoch: Int64?) -> PartitionOwnership.Decision {
+            table.claim(key, epoch: epoch) { claim, _ in evicted.withLock { $0.append(claim.id) } }
+        }
+        var plain: [PartitionOwnership.Claim] = []
+        for _ in 0..<5 { if case .granted(let c) = claim(nil) { plain.append(c) } }
+        #expect(plain.count == 5)
+        guard case .tooManyReceivers(5) = claim(nil) else { Issue.record("a sixth receiver was admitted"); return }
+        guard case .granted(let one) = claim(1) else { Issue.record("epoch 1 refused"); return }
+        #expect(Set(evicted.withLock { $0 }) == Set(plain.map(\.id)))
+        guard case .refusedNoEpoch(owner: 1) = claim(nil) else { Issue.record("a receiver without epoch was admitted"); return }
+        guard case .refusedByEpoch(owner: 1) = claim(0) else { Issue.record("a lower epoch was admitted"); return }
+        guard case .granted(let again) = claim(1) else { Issue.record("the same epoch did not take over"); return }
+        #expect(evicted.withLock { $0.last } == one.id)
+        table.release(again)
+        #expect(table.receivers(key) == 0)
+        guard case .granted = claim(nil) else { Issue.record("the partition stayed owned after release"); return }
     }
 }

@@ -146,8 +146,10 @@ public struct HubAuthenticator: Sendable {
     /// - Throws: ``HubError`` 401002 when the token is missing, invalid, expired, scoped to another resource, or its
     ///   policy has none of `permissions`.
     @discardableResult
+    /// - Parameter eventHubs: the token was made by an Event Hubs client, which signs with the policy key's base64
+    ///   text as the HMAC key (IoT Hub clients sign with the decoded bytes); both forms are accepted then.
     public func authorizeService(_ header: String?, requires permissions: Set<Permission>, resource: String,
-                                 now: Date = Date()) throws -> AccessPolicy {
+                                 eventHubs: Bool = false, now: Date = Date()) throws -> AccessPolicy {
         guard let header, !header.isEmpty else {
             throw HubError.unauthorized("missing Authorization header; send a SharedAccessSignature signed with a policy key")
         }
@@ -164,7 +166,9 @@ public struct HubAuthenticator: Sendable {
         let host = name(scoping: token)
         let accessed = resource.isEmpty || resource == "/" ? host
             : host + (resource.hasPrefix("/") ? resource : "/" + resource)
-        try Self.check(token, resource: accessed, keys: [policy.primaryKey, policy.secondaryKey], now: now, allowPrefix: true)
+        var keys = [policy.primaryKey, policy.secondaryKey]
+        if eventHubs { keys += keys.map { SharedAccessKey(bytes: Array($0.base64.utf8)) } }
+        try Self.check(token, resource: accessed, keys: keys, now: now, allowPrefix: true)
         guard !policy.permissions.isDisjoint(with: permissions) else {
             let names = permissions.map(\.rawValue).sorted().joined(separator: " or ")
             throw HubError.unauthorized("policy '\(keyName)' lacks the \(names) permission this operation needs")
@@ -175,8 +179,7 @@ public struct HubAuthenticator: Sendable {
     /// The hub name a token is scoped to: the alias its resource starts with, else ``hostName`` (so a token for
     /// another hub is refused naming this one).
     func name(scoping token: SASToken) -> String {
-        var resource = token.resourceURI.lowercased()
-        if let scheme = resource.range(of: "://") { resource = String(resource[scheme.upperBound...]) }
+        let resource = SASToken.normalized(token.resourceURI)
         for alias in aliases {
             let lower = alias.lowercased()
             if resource == lower || resource.hasPrefix(lower + "/") { return alias }

@@ -1,3 +1,5 @@
+import Foundation
+import IoTHubProtocol
 import Logging
 
 /// The hub's protocol-agnostic core: every protocol head talks to these services and nothing else.
@@ -9,6 +11,8 @@ public struct HubServices: Sendable {
     public let registry: RegistryService
     public let twins: TwinService
     public let events: EventService
+    /// The built-in Event Hubs-compatible endpoint over ``events``.
+    public let eventHub: EventHubService
     public let methods: MethodDispatcher
     public let cloudToDevice: CloudToDeviceService
     public let certificates: CertificateService
@@ -30,11 +34,12 @@ public struct HubServices: Sendable {
     ///   - throttling: the tier whose throttles and daily quota the hub enforces.
     ///   - fileUploads: file uploads over a blob store, or `nil` for a hub without storage.
     ///   - hostNameAliases: other names the hub answers to besides `hostName` (tokens, user names, addresses).
+    ///   - builtInEndpoint: the Event Hubs-compatible endpoint's name, partitions and creation time.
     public init(hostName: String, store: any HubStore, policies: [AccessPolicy], logger: Logger,
                 eventRetention: Double = 86_400, eventMaximumBytes: Int64 = 1 << 30, metrics: HubMetrics = HubMetrics(),
                 deviceCertificateAuthorities: [String] = [], admission: ConnectionAdmission = ConnectionAdmission(),
                 throttling: ThrottlingConfiguration = .unlimited, fileUploads: FileUploadService? = nil,
-                hostNameAliases: [String] = []) {
+                hostNameAliases: [String] = [], builtInEndpoint: BuiltInEndpoint = BuiltInEndpoint()) {
         self.fileUploads = fileUploads
         self.hostName = hostName
         self.admission = admission
@@ -48,11 +53,34 @@ public struct HubServices: Sendable {
                                          deviceCertificateAuthorities: deviceCertificateAuthorities, aliases: hostNameAliases)
         registry = RegistryService(store: store, presence: presence, logger: logger)
         twins = TwinService(store: store, presence: presence, logger: logger, metrics: metrics)
-        events = EventService(store: store, retention: eventRetention, maximumBytes: eventMaximumBytes, logger: logger,
+        events = EventService(store: store, retention: eventRetention, maximumBytes: eventMaximumBytes,
+                              partitioner: EventHubPartitioner(count: builtInEndpoint.partitionCount), logger: logger,
                               metrics: metrics)
+        eventHub = EventHubService(name: builtInEndpoint.name ?? EventHubService.defaultName(hostName: hostName),
+                                   events: events, store: store, createdAt: builtInEndpoint.createdAt, logger: logger,
+                                   maximumReceiversPerPartition: builtInEndpoint.maximumReceiversPerPartition)
         methods = MethodDispatcher(presence: presence, logger: logger, metrics: metrics)
         cloudToDevice = CloudToDeviceService(store: store, presence: presence, logger: logger, metrics: metrics)
         sessions = DeviceSessionRegistry(store: store, presence: presence, methods: methods, metrics: metrics)
         certificates = CertificateService(store: store, logger: logger)
+    }
+}
+
+/// The built-in endpoint as a hub was set up: what ``HubServices`` needs to serve it.
+public struct BuiltInEndpoint: Sendable, Hashable {
+    /// The event hub's name; `nil` derives it from the host name (``EventHubService/defaultName(hostName:)``).
+    public var name: String?
+    /// Partitions (1...32), fixed when the data directory is created.
+    public var partitionCount: Int
+    /// When the data directory was created.
+    public var createdAt: Date
+    /// Receivers without an epoch per consumer group and partition (Event Hubs allows 5).
+    public var maximumReceiversPerPartition: Int
+
+    public init(name: String? = nil, partitionCount: Int = 4, createdAt: Date = Date(), maximumReceiversPerPartition: Int = 5) {
+        self.name = name
+        self.partitionCount = partitionCount
+        self.createdAt = createdAt
+        self.maximumReceiversPerPartition = maximumReceiversPerPartition
     }
 }

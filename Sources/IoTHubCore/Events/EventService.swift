@@ -18,9 +18,13 @@ public final class EventService: Sendable {
     let metrics: HubMetrics?
     /// Wakes readers of the log (monitor streams, consumers) when this process appends.
     public let signal = EventLogSignal()
+    /// Which partition of the built-in endpoint each device's messages go to.
+    public let partitioner: EventHubPartitioner
 
-    public init(store: any HubStore, retention: TimeInterval = 86_400, maximumBytes: Int64 = 1 << 30, logger: Logger,
+    public init(store: any HubStore, retention: TimeInterval = 86_400, maximumBytes: Int64 = 1 << 30,
+                partitioner: EventHubPartitioner = EventHubPartitioner(count: 4), logger: Logger,
                 metrics: HubMetrics? = nil) {
+        self.partitioner = partitioner
         self.metrics = metrics
         self.store = store
         self.retention = retention
@@ -67,7 +71,8 @@ public final class EventService: Sendable {
         system.append(contentsOf: stamp.encodedMembers)
         JSONStringMembers.close(&system)
         return .success(EventRecord(identity: source.identity, enqueuedMilliseconds: stamp.milliseconds,
-                                    body: message.body, properties: properties, system: system))
+                                    body: message.body, properties: properties, system: system,
+                                    partition: partitioner.partition(for: source.identity.deviceId)))
     }
 
     /// Appends records (one event-loop tick's worth, from any number of sessions) to the durable log in one

@@ -46,6 +46,11 @@ public final class HubMetrics: Sendable {
         counter("iothub_messages_out_total", [("kind", kind)]).increment()
     }
 
+    /// Events went out to Event Hubs readers of the built-in endpoint.
+    public func eventHubEventsSent(_ count: Int) {
+        counter("iothub_eventhub_events_out_total", []).increment(by: Int64(count))
+    }
+
     /// A twin operation completed.
     public func twinOperation(_ operation: String) {
         counter("iothub_twin_operations_total", [("operation", operation)]).increment()

@@ -15,9 +15,12 @@ public struct EventRecord: Sendable {
     public var properties: [UInt8]
     /// System properties by their `iothub-…`/AMQP names, the hub's stamps included: a JSON object of strings.
     public var system: [UInt8]
+    /// The event-stream partition it goes to (``EventHubPartitioner``); the store numbers it within that partition.
+    public var partition: Int
 
     public init(identity: DeviceIdentity, enqueuedMilliseconds: Int64, body: [UInt8], properties: [UInt8],
-                system: [UInt8]) {
+                system: [UInt8], partition: Int = 0) {
+        self.partition = partition
         self.identity = identity
         self.enqueuedMilliseconds = enqueuedMilliseconds
         self.body = body

@@ -11,12 +11,32 @@ public struct StoredEvent: Sendable, Hashable {
     public var enqueuedTime: Date
     /// Body, application properties and system properties (including what the hub stamped).
     public var message: IoTHubMessage
+    /// The event-stream partition it is in.
+    public var partition: Int
+    /// Its Event Hubs sequence number: its position within ``partition``, from 0 and without gaps. (Its Event
+    /// Hubs offset is ``sequenceNumber``.)
+    public var partitionSequenceNumber: Int64
 
-    public init(sequenceNumber: Int64, identity: DeviceIdentity, enqueuedTime: Date, message: IoTHubMessage) {
+    public init(sequenceNumber: Int64, identity: DeviceIdentity, enqueuedTime: Date, message: IoTHubMessage,
+                partition: Int = 0, partitionSequenceNumber: Int64 = 0) {
+        self.partition = partition
+        self.partitionSequenceNumber = partitionSequenceNumber
         self.sequenceNumber = sequenceNumber
         self.identity = identity
         self.enqueuedTime = enqueuedTime
         self.message = message
+    }
+}
+
+/// A consumer group of an event stream.
+public struct ConsumerGroupRecord: Sendable, Hashable {
+    public var name: String
+    /// When it was created, in milliseconds since 1970.
+    public var createdMilliseconds: Int64
+
+    public init(name: String, createdMilliseconds: Int64) {
+        self.name = name
+        self.createdMilliseconds = createdMilliseconds
     }
 }
 
@@ -113,6 +133,25 @@ public protocol HubStore: Sendable {
     func lastEventSequenceNumber() async throws -> Int64
     /// Deletes events older than `cutoff`, then the oldest ones while the log holds more than `maximumBytes`.
     func pruneEvents(olderThan cutoff: Date, maximumBytes: Int64) async throws -> Int
+
+    // MARK: Event-stream partitions
+    /// A setting the hub keeps with its data (`event_partitions`, `event_hub_created_ms`); `nil` when unset.
+    func setting(_ key: String) async throws -> String?
+    /// Stores a setting.
+    func saveSetting(_ key: String, _ value: String) async throws
+    /// A partition's messages with a partition sequence number above `sequenceNumber`, oldest first.
+    func partitionEvents(_ partition: Int, after sequenceNumber: Int64, limit: Int) async throws -> [StoredEvent]
+    /// What a partition holds and last received.
+    func partitionState(_ partition: Int) async throws -> EventPartitionState
+    /// The partition sequence number just before the first message at or after `position`: a reader that starts
+    /// there reads from `position` on. A position past the newest message gives the newest's.
+    func partitionCursor(_ partition: Int, at position: EventPosition) async throws -> Int64
+    /// The consumer groups created for an event stream (`$Default` is implicit and not stored), by name.
+    func consumerGroups(entity: String) async throws -> [ConsumerGroupRecord]
+    /// Creates a consumer group; `false` when one of that name (compared without case) exists.
+    func createConsumerGroup(_ group: ConsumerGroupRecord, entity: String) async throws -> Bool
+    /// Deletes a consumer group; `false` when there is none of that name.
+    func deleteConsumerGroup(_ name: String, entity: String) async throws -> Bool
 
     // MARK: Cloud-to-device
     /// Queues a message; throws 403004 when the device already has `limit` pending messages.

@@ -24,13 +24,19 @@ public enum AMQPNodeAddress: Sendable, Hashable, CustomStringConvertible {
     case serviceFeedback
     /// `/messages/servicebound/filenotifications`: a back end receives file-upload notifications.
     case serviceFileNotifications
+    /// `$management`: Event Hubs' management node (hub and partition properties).
+    case management
+    /// `{entity}/ConsumerGroups/{group}/Partitions/{id}`: an Event Hubs receiver reads one partition of an event
+    /// stream (the built-in endpoint, or a custom event-stream endpoint) for a consumer group.
+    case eventHubPartition(entity: String, consumerGroup: String, partition: String)
 
     /// The identity whose node this is, for device and module nodes.
     public var identity: DeviceIdentity? {
         switch self {
         case .telemetry(let identity), .cloudToDevice(let identity), .twin(let identity), .methods(let identity):
             identity
-        case .claimsBasedSecurity, .serviceCloudToDevice, .serviceFeedback, .serviceFileNotifications:
+        case .claimsBasedSecurity, .serviceCloudToDevice, .serviceFeedback, .serviceFileNotifications, .management,
+             .eventHubPartition:
             nil
         }
     }
@@ -46,6 +52,8 @@ public enum AMQPNodeAddress: Sendable, Hashable, CustomStringConvertible {
         case .serviceCloudToDevice: "/messages/devicebound"
         case .serviceFeedback: "/messages/servicebound/feedback"
         case .serviceFileNotifications: "/messages/servicebound/filenotifications"
+        case .management: "$management"
+        case .eventHubPartition(let entity, let group, let partition): "\(entity)/ConsumerGroups/\(group)/Partitions/\(partition)"
         }
     }
 
@@ -60,8 +68,12 @@ public enum AMQPNodeAddress: Sendable, Hashable, CustomStringConvertible {
             self = .claimsBasedSecurity
             return
         }
+        if address == "$management" {
+            self = .management
+            return
+        }
         var path = Substring(address)
-        for scheme in ["amqps://", "amqp://", "wss://"] where path.lowercased().hasPrefix(scheme) {
+        for scheme in ["amqps://", "amqp://", "wss://", "sb://"] where path.lowercased().hasPrefix(scheme) {
             path = path.dropFirst(scheme.count)
             let host = path.prefix { $0 != "/" }
             path = path.dropFirst(host.count)
@@ -77,6 +89,15 @@ public enum AMQPNodeAddress: Sendable, Hashable, CustomStringConvertible {
         let lowered = parts.map { $0.lowercased() }
         if parts == ["$cbs"] {
             self = .claimsBasedSecurity
+            return
+        }
+        // `$management`, or `{entity}/$management` (uamqp puts the event hub's name before it).
+        if parts.last == "$management", parts.count <= 2 {
+            self = .management
+            return
+        }
+        if parts.count == 5, lowered[1] == "consumergroups", lowered[3] == "partitions" {
+            self = .eventHubPartition(entity: parts[0], consumerGroup: parts[2], partition: parts[4])
             return
         }
         switch lowered {
@@ -126,7 +147,8 @@ public enum AMQPAddressError: Error, Sendable, Hashable, CustomStringConvertible
             "address '\(address)' names host '\(host)'; this hub is '\(expected)'"
         case .unknownNode(let address):
             "'\(address)' is not an IoT Hub node; devices use /devices/{id}/messages/events, "
-                + "/devices/{id}/messages/devicebound, /devices/{id}/twin or /devices/{id}/methods/devicebound"
+                + "/devices/{id}/messages/devicebound, /devices/{id}/twin or /devices/{id}/methods/devicebound; "
+                + "Event Hubs receivers use {event hub}/ConsumerGroups/{group}/Partitions/{id}"
         case .invalidIdentity(let address, let reason):
             "address '\(address)': \(reason)"
         }

@@ -1,7 +1,7 @@
 /// The AMQP 1.0 primitive values IoT Hub's messages carry in properties, application properties and annotations.
 ///
 /// A protocol-level model with no codec: the SDK and the hub encode it with Qpid Proton.
-public enum AMQPValue: Sendable, Hashable, CustomStringConvertible {
+public indirect enum AMQPValue: Sendable, Hashable, CustomStringConvertible {
     case null
     case bool(Bool)
     case int(Int32)
@@ -15,6 +15,32 @@ public enum AMQPValue: Sendable, Hashable, CustomStringConvertible {
     case string(String)
     case symbol(String)
     case binary([UInt8])
+    /// A list: values of any types.
+    case list([AMQPValue])
+    /// An array: values of one type (Event Hubs' `partition_ids` is an array of strings).
+    case array([AMQPValue])
+    /// A map, in its entries' order.
+    case map([Entry])
+    /// A described value: a descriptor (a symbol or a ulong code) and the value it describes, as in a link
+    /// source's filter set.
+    case described(descriptor: AMQPValue, value: AMQPValue)
+
+    /// One key and value of a ``map(_:)``.
+    public struct Entry: Sendable, Hashable {
+        public var key: AMQPValue
+        public var value: AMQPValue
+
+        public init(_ key: AMQPValue, _ value: AMQPValue) {
+            self.key = key
+            self.value = value
+        }
+    }
+
+    /// The value under `key` (compared as text) in a ``map(_:)``; `nil` for another value.
+    public subscript(key: String) -> AMQPValue? {
+        guard case .map(let entries) = self else { return nil }
+        return entries.first { $0.key.text == key }?.value
+    }
 
     /// The 16 bytes of a uuid, in network order.
     public struct UUIDBytes: Sendable, Hashable, CustomStringConvertible {
@@ -76,7 +102,7 @@ public enum AMQPValue: Sendable, Hashable, CustomStringConvertible {
     /// numbers, `8-4-4-4-12` for a uuid; `nil` for null and binary.
     public var text: String? {
         switch self {
-        case .null, .binary: nil
+        case .null, .binary, .list, .array, .map, .described: nil
         case .bool(let value): value ? "true" : "false"
         case .int(let value): String(value)
         case .uint(let value): String(value)
@@ -106,6 +132,9 @@ public enum AMQPValue: Sendable, Hashable, CustomStringConvertible {
         case .null: "null"
         case .binary(let bytes): "binary(\(bytes.count) bytes)"
         case .symbol(let value): ":\(value)"
+        case .list(let values), .array(let values): "[" + values.map(\.description).joined(separator: ", ") + "]"
+        case .map(let entries): "{" + entries.map { "\($0.key): \($0.value)" }.joined(separator: ", ") + "}"
+        case .described(let descriptor, let value): "\(descriptor)(\(value))"
         default: text ?? ""
         }
     }

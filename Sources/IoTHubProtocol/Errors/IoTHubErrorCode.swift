@@ -42,6 +42,11 @@ public enum IoTHubErrorCode: Int, Sendable, Hashable, CaseIterable {
     /// The CA certificate is not registered. (IoT Hub manages CA certificates through Azure Resource Manager, which
     /// answers `CertificateNotFound`; this hub serves them itself, with this code.)
     case certificateNotFound = 404050
+    /// The consumer group does not exist on the event stream. (IoT Hub manages consumer groups through Azure
+    /// Resource Manager; this hub serves them itself, with this code.)
+    case consumerGroupNotFound = 404150
+    /// A consumer group of that name already exists on the event stream (this hub's own code, as above).
+    case consumerGroupAlreadyExists = 409150
     /// The device is not connected, so a direct method cannot be delivered.
     case deviceNotOnline = 404103
     /// The device or module already exists.
@@ -81,6 +86,8 @@ public enum IoTHubErrorCode: Int, Sendable, Hashable, CaseIterable {
         case .jobNotFound: "JobNotFound"
         case .deviceMessageLockLost: "DeviceMessageLockLost"
         case .certificateNotFound: "CertificateNotFound"
+        case .consumerGroupNotFound: "ConsumerGroupNotFound"
+        case .consumerGroupAlreadyExists: "ConsumerGroupAlreadyExists"
         case .deviceNotOnline: "DeviceNotOnline"
         case .deviceAlreadyExists: "DeviceAlreadyExists"
         case .moduleAlreadyExistsOnDevice: "ModuleAlreadyExistsOnDevice"

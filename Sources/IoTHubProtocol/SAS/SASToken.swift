@@ -159,12 +159,19 @@ public struct SASToken: Sendable, Hashable, CustomStringConvertible {
         return inner == outer || (inner.hasPrefix(outer) && inner.dropFirst(outer.count).hasPrefix("/"))
     }
 
-    private static func normalized(_ uri: String) -> String {
+    /// A resource URI lower case, without a scheme, a port after the host (Event Hubs clients put the endpoint's
+    /// port in their audience) or trailing `/`: the form in which resources are compared.
+    public static func normalized(_ uri: String) -> String {
         var text = Substring(uri.lowercased())
-        for scheme in ["amqps://", "https://", "http://", "amqp://", "mqtts://"] where text.hasPrefix(scheme) {
+        for scheme in ["amqps://", "https://", "http://", "amqp://", "mqtts://", "sb://"] where text.hasPrefix(scheme) {
             text = text.dropFirst(scheme.count)
         }
         while text.hasSuffix("/") { text = text.dropLast() }
+        let host = text.prefix { $0 != "/" }
+        if let colon = host.lastIndex(of: ":"), !host[host.index(after: colon)...].isEmpty,
+           host[host.index(after: colon)...].allSatisfy(\.isNumber) {
+            return String(host[..<colon]) + String(text[host.endIndex...])
+        }
         return String(text)
     }
 }

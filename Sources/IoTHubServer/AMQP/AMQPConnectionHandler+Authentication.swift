@@ -98,6 +98,9 @@ extension AMQPConnectionHandler {
             let messageId = (try? ProtonMessageCodec.decode(bytes))?.messageId
             return answerToken(messageId, status: 400, description: "\(error)", replyingTo: link)
         }
+        if let audience = EventHubAudience(parsing: request.audience) {
+            return handleEventHubPutToken(request, audience: audience, on: link)
+        }
         guard let resource = SASResource(uri: request.audience) else {
             return refuseToken(request, link, "audience '\(request.audience)' is not '{host}', '{host}/devices/{id}' or '{host}/devices/{id}/modules/{id}'")
         }
@@ -142,7 +145,7 @@ extension AMQPConnectionHandler {
         }
     }
 
-    private func refuseToken(_ request: CBSPutToken, _ link: AMQPLink, _ reason: String, status: Int32 = 401,
+    func refuseToken(_ request: CBSPutToken, _ link: AMQPLink, _ reason: String, status: Int32 = 401,
                              failedLogin: Bool = false) {
         logRefusal("CBS put-token refused", reason: reason, failedLogin: failedLogin,
                    metadata: ["audience": "\(request.audience)", "status": "\(status)"])
@@ -153,7 +156,7 @@ extension AMQPConnectionHandler {
     /// request's settlement: Proton batches dispositions after transfers within one output pass, and uamqp fails
     /// a put-token whose answer arrives before the settlement of its request ("did not receive send
     /// confirmation"), with status 200.
-    private func answerToken(_ messageId: AMQPValue?, status: Int32, description: String, replyingTo request: AMQPLink) {
+    func answerToken(_ messageId: AMQPValue?, status: Int32, description: String, replyingTo request: AMQPLink) {
         guard let context else { return }
         context.eventLoop.assumeIsolated().execute { [self] in
             guard self.context != nil, !socketClosed else { return }

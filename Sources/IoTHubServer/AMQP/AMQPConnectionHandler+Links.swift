@@ -22,8 +22,10 @@ extension AMQPConnectionHandler {
                               description: "'\(node)' takes no link on which the \(hubReceives ? "client sends" : "hub sends")")
         }
         switch role {
-        case .tokenRequests, .tokenReplies:
+        case .tokenRequests, .tokenReplies, .managementRequests, .managementReplies:
             openLink(link, role: role)
+        case .eventHubReceiver(let entity, let group, let partition):
+            attachEventHubReceiver(link, role: role, entity: entity, consumerGroup: group, partitionId: partition)
         case .serviceCloudToDevice, .serviceFeedback, .serviceFileNotifications:
             guard serviceAuthorized(.serviceConnect) else {
                 return refuseLink(link, condition: "amqp:unauthorized-access",
@@ -57,7 +59,7 @@ extension AMQPConnectionHandler {
         switch role {
         case .telemetry:
             pn_link_flow(link, Int32(configuration.telemetryCredit))
-        case .tokenRequests, .twinRequests, .methodResponses, .serviceCloudToDevice:
+        case .tokenRequests, .twinRequests, .methodResponses, .serviceCloudToDevice, .managementRequests:
             pn_link_flow(link, Int32(configuration.requestCredit))
         case .methodRequests(let identity):
             identities[identity]?.session.updateSubscriptions { $0.methods = true }
@@ -115,6 +117,8 @@ extension AMQPConnectionHandler {
         case .serviceFileNotifications:
             releaseFileNotifications(Array(state.fileNotifications.values))
             state.fileNotifications.removeAll()
+        case .eventHubReceiver:
+            if let receiver = state.eventHub { services.eventHub.ownership.release(receiver.claim) }
         default:
             break
         }
@@ -141,6 +145,7 @@ extension AMQPConnectionHandler {
         case .cloudToDevice(let identity): deliverCloudToDevice(to: identity)
         case .serviceFeedback: sendFeedback()
         case .serviceFileNotifications: sendFileNotifications()
+        case .eventHubReceiver: sendEvents(on: state)
         default: break
         }
     }
@@ -165,6 +170,7 @@ extension AMQPConnectionHandler {
             case .twinRequests(let identity): handleTwinRequest(delivery, bytes: bytes, on: state, from: identity)
             case .methodResponses(let identity): handleMethodResponse(delivery, bytes: bytes, on: state, from: identity)
             case .serviceCloudToDevice: handleServiceSend(delivery, bytes: bytes, on: state)
+            case .managementRequests: handleManagementRequest(delivery, bytes: bytes, on: state)
             default:
                 settle(delivery, on: state, outcome: UInt64(PN_REJECTED), condition: ("amqp:not-allowed", "nothing is received on this link"))
             }

@@ -63,6 +63,9 @@ final class AMQPConnectionHandler: ChannelInboundHandler, DeviceSessionHost, Tel
     /// The policy a back end authenticated with, and when its token expires.
     var servicePolicy: AccessPolicy?
     var servicePolicyExpiry: Date?
+    /// What the connection's Event Hubs tokens grant: `/{event hub}` or `/{event hub}/consumergroups/{group}`
+    /// (lower case), each until its token expires.
+    var eventHubGrants: [(path: String, expiry: Date?)] = []
     /// Delivery tags of what the hub sends.
     private var nextTag: UInt64 = 0
 

@@ -1,3 +1,4 @@
+import IoTHubCore
 import IoTHubProtocol
 
 /// One attached link of an AMQP connection and what it is for.
@@ -26,6 +27,12 @@ final class AMQPLink {
         case serviceFeedback
         /// The hub sends a back end file-upload notifications.
         case serviceFileNotifications
+        /// The hub receives Event Hubs management requests (`$management`).
+        case managementRequests
+        /// The hub sends Event Hubs management answers.
+        case managementReplies
+        /// The hub sends an Event Hubs receiver one partition's events.
+        case eventHubReceiver(entity: String, consumerGroup: String, partition: String)
 
         var identity: DeviceIdentity? {
             switch self {
@@ -51,6 +58,10 @@ final class AMQPLink {
             case (.serviceCloudToDevice, true): self = .serviceCloudToDevice
             case (.serviceFeedback, false): self = .serviceFeedback
             case (.serviceFileNotifications, false): self = .serviceFileNotifications
+            case (.management, true): self = .managementRequests
+            case (.management, false): self = .managementReplies
+            case (.eventHubPartition(let entity, let group, let partition), false):
+                self = .eventHubReceiver(entity: entity, consumerGroup: group, partition: partition)
             default: return nil
             }
         }
@@ -68,6 +79,10 @@ final class AMQPLink {
             case .serviceCloudToDevice: "service C2D"
             case .serviceFeedback: "C2D feedback"
             case .serviceFileNotifications: "file notifications"
+            case .managementRequests: "$management requests"
+            case .managementReplies: "$management replies"
+            case .eventHubReceiver(let entity, let group, let partition):
+                "Event Hubs receiver of \(entity)/ConsumerGroups/\(group)/Partitions/\(partition)"
             }
         }
     }
@@ -85,9 +100,28 @@ final class AMQPLink {
     var fileNotifications: [UInt64: String] = [:]
     /// Whether a fetch of notifications from the store is under way for this link.
     var fetchingNotifications = false
+    /// What an Event Hubs receiver link has read (Event Hubs receiver links).
+    var eventHub: EventHubReceiverState?
 
     init(link: OpaquePointer, role: Role) {
         self.link = link
         self.role = role
+    }
+}
+
+/// An Event Hubs receiver link's reading position.
+final class EventHubReceiverState {
+    let partition: Int
+    /// The partition sequence number of the last event sent.
+    var cursor: Int64
+    /// Its place among the partition's receivers (epoch rules); released when the link ends.
+    let claim: PartitionOwnership.Claim
+    /// A read from the store, or a wait for new events, is under way.
+    var busy = false
+
+    init(partition: Int, cursor: Int64, claim: PartitionOwnership.Claim) {
+        self.partition = partition
+        self.cursor = cursor
+        self.claim = claim
     }
 }

@@ -1,4 +1,5 @@
 import CProton
+import IoTHubProtocol
 import NIOCore
 
 /// Owns one `pn_connection_driver_t`: Proton's AMQP engine for a connection whose bytes SwiftNIO moves.
@@ -10,6 +11,8 @@ final class ProtonConnectionDriver {
     private let driver: UnsafeMutablePointer<pn_connection_driver_t>
     /// The SASL server of this connection's transport.
     let sasl: ProtonSASLServer
+    private var padding = AMQPPerformativePadding()
+    private var padded: [UInt8] = []
 
     /// - Parameters:
     ///   - idleTimeout: milliseconds of silence after which Proton closes the connection (AMQP idle-time-out).
@@ -65,16 +68,21 @@ final class ProtonConnectionDriver {
     var hasEvent: Bool { pn_connection_driver_has_event(driver) }
 
     /// Appends the bytes Proton has to send; returns how many.
+    /// Open, begin, attach and transfer frames go out with every field (``AMQPPerformativePadding``).
     @discardableResult
     func takeOutput(into buffer: inout ByteBuffer) -> Int {
         var total = 0
         while true {
             let pending = pn_connection_driver_write_buffer(driver)
-            guard pending.size > 0, let start = pending.start else { return total }
-            buffer.writeBytes(UnsafeRawBufferPointer(start: start, count: pending.size))
+            guard pending.size > 0, let start = pending.start else { break }
+            padding.process(UnsafeRawBufferPointer(start: start, count: pending.size), into: &padded)
             pn_connection_driver_write_done(driver, pending.size)
-            total += pending.size
         }
+        guard !padded.isEmpty else { return 0 }
+        buffer.writeBytes(padded)
+        total = padded.count
+        padded.removeAll(keepingCapacity: padded.capacity <= 1 << 20)
+        return total
     }
 
     /// Runs Proton's timers (heartbeats, idle time-out); returns the next deadline in milliseconds, 0 for none.

@@ -22,6 +22,7 @@ public enum HubRouter {
         CertificatesController(hub: hub).register(on: router)
         FileUploadController(hub: hub).register(on: router)
         FilesController(hub: hub).register(on: router)
+        EventHubController(hub: hub).register(on: router)
         return HubResponderBuilder(router: router)
     }
 }

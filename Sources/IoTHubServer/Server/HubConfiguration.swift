@@ -28,6 +28,10 @@ public struct HubConfiguration: Sendable {
     public var eventRetention: TimeInterval
     /// The most telemetry bytes kept.
     public var eventMaximumBytes: Int64
+    /// The built-in Event Hubs-compatible endpoint: its name (`nil`: from the host name) and partition count
+    /// (`nil`: what the data directory was created with, 4 for a new one). Not an `init` parameter.
+    public var eventHubName: String?
+    public var eventPartitions: Int?
     /// What a commit survives before the hub acknowledges: `.full` (the default) syncs every committed batch to
     /// disk, so acknowledged messages survive power loss; `.normal` survives a killed hub process, not a lost
     /// machine, and saves one sync per batch. Not an `init` parameter.

@@ -10,6 +10,8 @@ public struct HubDataDirectory: Sendable {
     public let created: Bool
     /// The storage account key that signs and checks the blob SAS URIs of file uploads (`storage.key`).
     public let storageKey: SharedAccessKey
+    /// The built-in endpoint's partitions and creation time, as the directory keeps them.
+    public let builtInEndpoint: BuiltInEndpoint
 
     /// - Throws: ``HubStartupError/dataDirectoryUnusable(_:reason:)`` with what to do.
     public static func open(_ configuration: HubConfiguration) async throws -> HubDataDirectory {
@@ -46,7 +48,46 @@ public struct HubDataDirectory: Sendable {
             store.close()
             throw HubStartupError.dataDirectoryUnusable(path, reason: "the storage key: \(error)")
         }
-        return HubDataDirectory(store: store, policies: policies, tls: tls, created: created, storageKey: storageKey)
+        let endpoint: BuiltInEndpoint
+        do { endpoint = try await Self.builtInEndpoint(store, configuration) } catch {
+            store.close()
+            throw error
+        }
+        return HubDataDirectory(store: store, policies: policies, tls: tls, created: created, storageKey: storageKey,
+                                builtInEndpoint: endpoint)
+    }
+
+    /// The partition count is fixed when the directory is first used (Event Hubs cannot repartition either); a
+    /// different `--partitions` later is refused rather than moving devices between partitions.
+    static func builtInEndpoint(_ store: SQLiteHubStore, _ configuration: HubConfiguration) async throws -> BuiltInEndpoint {
+        let count: Int
+        if let stored = Int(try await store.setting("event_partitions") ?? "") {
+            if let wanted = configuration.eventPartitions, wanted != stored {
+                throw HubStartupError.dataDirectoryUnusable(configuration.dataDirectory, reason:
+                    "its event log has \(stored) partitions and --partitions asks for \(wanted); partitions are fixed "
+                    + "when the data directory is created: start without --partitions, or use a new --data-dir")
+            }
+            count = stored
+        } else {
+            count = configuration.eventPartitions ?? 4
+            guard EventHubPartitioner.allowedCounts.contains(count) else {
+                throw HubStartupError.dataDirectoryUnusable(configuration.dataDirectory,
+                                                            reason: "--partitions must be 1 to 32, not \(count)")
+            }
+            try await store.saveSetting("event_partitions", String(count))
+        }
+        let created: Date
+        if let milliseconds = Int64(try await store.setting("event_hub_created_ms") ?? "") {
+            created = Date(timeIntervalSince1970: Double(milliseconds) / 1000)
+        } else {
+            created = Date()
+            try await store.saveSetting("event_hub_created_ms", String(Int64(created.timeIntervalSince1970 * 1000)))
+        }
+        // The name is kept too, so `iothub connection-string --eventhub` prints what the running hub serves.
+        let stored = try await store.setting("event_hub_name")
+        let name = configuration.eventHubName ?? stored ?? EventHubService.defaultName(hostName: configuration.hostName)
+        try await store.saveSetting("event_hub_name", name)
+        return BuiltInEndpoint(name: name, partitionCount: count, createdAt: created)
     }
 
     /// Reads a base64 key file, or writes a new random key there (mode 0600).

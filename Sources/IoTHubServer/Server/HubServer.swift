@@ -73,7 +73,7 @@ public final class HubServer: Sendable {
                                    eventMaximumBytes: configuration.eventMaximumBytes, deviceCertificateAuthorities: hubCA,
                                    admission: ConnectionAdmission(configuration: configuration.admission),
                                    throttling: configuration.throttling, fileUploads: fileUploads,
-                                   hostNameAliases: configuration.hostNameAliases)
+                                   hostNameAliases: configuration.hostNameAliases, builtInEndpoint: data.builtInEndpoint)
         return HubServer(configuration: configuration, services: services, data: data, logger: logger)
     }
 

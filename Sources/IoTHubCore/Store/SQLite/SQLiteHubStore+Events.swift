@@ -1,32 +1,62 @@
 import Foundation
 import IoTHubProtocol
 
+/// A partition's newest message while a batch is appended.
+private struct PartitionTail {
+    var sequence: Int64
+    var offset: Int64
+    var enqueued: Int64
+    var touched: Bool
+}
+
 extension SQLiteHubStore {
     public func appendEvents(_ records: [EventRecord],
                              completion: @escaping @Sendable (Result<ClosedRange<Int64>, Error>) -> Void) {
         guard !records.isEmpty else { return completion(.failure(SQLiteError(code: 1, message: "no records to append", sql: nil))) }
         executor.write({ db in
             let insert = try db.statement("""
-                INSERT INTO events (device_id, module_id, enqueued_ms, body, properties, system, size)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO events (device_id, module_id, enqueued_ms, body, properties, system, size, partition, partition_seq)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
+            // Each partition numbers its messages from 0 without gaps; the numbers live in `event_partitions`
+            // (a row per partition) so that retention never renumbers.
+            var partitions: [Int: PartitionTail] = [:]
+            let tails = try db.statement("SELECT partition, last_seq, last_offset, last_enqueued_ms FROM event_partitions")
+            while try tails.step() {
+                partitions[Int(tails.column(0).integer ?? 0)] = PartitionTail(
+                    sequence: tails.column(1).integer ?? -1, offset: tails.column(2).integer ?? -1,
+                    enqueued: tails.column(3).integer ?? 0, touched: false)
+            }
+            tails.reset()
             var first: Int64 = 0
             var bytes: Int64 = 0
             for (index, record) in records.enumerated() {
-                try Self.insert(record, with: insert)
-                if index == 0 { first = db.lastInsertRowID }
+                let sequence = (partitions[record.partition]?.sequence ?? -1) + 1
+                try Self.insert(record, partitionSequence: sequence, with: insert)
+                let offset = db.lastInsertRowID
+                if index == 0 { first = offset }
+                partitions[record.partition] = PartitionTail(sequence: sequence, offset: offset,
+                                                             enqueued: record.enqueuedMilliseconds, touched: true)
                 bytes += record.size
             }
             let last = db.lastInsertRowID
             let grow = try db.statement("UPDATE event_log_size SET bytes = bytes + ? WHERE id = 1")
             try grow.bind(1, integer: bytes)
             try grow.run()
+            let tail = try db.statement("""
+                INSERT OR REPLACE INTO event_partitions (partition, last_seq, last_offset, last_enqueued_ms) VALUES (?, ?, ?, ?)
+                """)
+            for (partition, state) in partitions where state.touched {
+                try tail.bind([.integer(Int64(partition)), .integer(state.sequence), .integer(state.offset),
+                               .integer(state.enqueued)])
+                try tail.run()
+            }
             return first...last
         }, completion: completion)
     }
 
     /// Binds one record without copying its bytes and runs the insert.
-    private static func insert(_ record: EventRecord, with insert: SQLiteStatement) throws {
+    private static func insert(_ record: EventRecord, partitionSequence: Int64, with insert: SQLiteStatement) throws {
         var deviceId = record.identity.deviceId
         var moduleId = record.identity.moduleId ?? ""
         try deviceId.withUTF8 { device in
@@ -41,6 +71,8 @@ extension SQLiteHubStore {
                             try insert.bind(5, unsafeText: properties)
                             try insert.bind(6, unsafeText: system)
                             try insert.bind(7, integer: record.size)
+                            try insert.bind(8, integer: Int64(record.partition))
+                            try insert.bind(9, integer: partitionSequence)
                             try insert.run()
                         }
                     }
@@ -52,7 +84,7 @@ extension SQLiteHubStore {
     public func events(after sequenceNumber: Int64, deviceId: String?, limit: Int) async throws -> [StoredEvent] {
         try await executor.read { db in
             let rows: [[SQLiteValue]]
-            let columns = "seq, device_id, module_id, enqueued_ms, body, properties, system"
+            let columns = Self.eventColumns
             if let deviceId {
                 rows = try db.query("SELECT \(columns) FROM events WHERE device_id = ? AND seq > ? ORDER BY seq LIMIT ?",
                                     [.text(deviceId), .integer(sequenceNumber), .integer(Int64(limit))])
@@ -60,14 +92,89 @@ extension SQLiteHubStore {
                 rows = try db.query("SELECT \(columns) FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
                                     [.integer(sequenceNumber), .integer(Int64(limit))])
             }
-            return rows.map { row in
-                let moduleId = row[2].text ?? ""
-                return StoredEvent(
-                    sequenceNumber: row[0].integer ?? 0,
-                    identity: DeviceIdentity(deviceId: row[1].text ?? "", moduleId: moduleId.isEmpty ? nil : moduleId),
-                    enqueuedTime: Date(milliseconds: row[3].integer ?? 0),
-                    message: IoTHubMessage(body: row[4].bytes ?? [], properties: PropertyCoding.decode(row[5]),
-                                           systemProperties: PropertyCoding.decodeSystem(row[6])))
+            return rows.map(Self.storedEvent)
+        }
+    }
+
+    static let eventColumns = "seq, device_id, module_id, enqueued_ms, body, properties, system, partition, partition_seq"
+
+    /// A row of ``eventColumns``.
+    static func storedEvent(_ row: [SQLiteValue]) -> StoredEvent {
+        let moduleId = row[2].text ?? ""
+        return StoredEvent(
+            sequenceNumber: row[0].integer ?? 0,
+            identity: DeviceIdentity(deviceId: row[1].text ?? "", moduleId: moduleId.isEmpty ? nil : moduleId),
+            enqueuedTime: Date(milliseconds: row[3].integer ?? 0),
+            message: IoTHubMessage(body: row[4].bytes ?? [], properties: PropertyCoding.decode(row[5]),
+                                   systemProperties: PropertyCoding.decodeSystem(row[6])),
+            partition: Int(row[7].integer ?? 0), partitionSequenceNumber: row[8].integer ?? 0)
+    }
+
+    // MARK: Partitions
+
+    public func setting(_ key: String) async throws -> String? {
+        try await executor.read { db in
+            try db.query("SELECT value FROM meta WHERE key = ?", [.text("setting." + key)]).first?.first?.text
+        }
+    }
+
+    public func saveSetting(_ key: String, _ value: String) async throws {
+        try await executor.write { db in
+            _ = try db.query("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", [.text("setting." + key), .text(value)])
+        }
+    }
+
+    public func partitionEvents(_ partition: Int, after sequenceNumber: Int64, limit: Int) async throws -> [StoredEvent] {
+        try await executor.read { db in
+            try db.query("""
+                SELECT \(Self.eventColumns) FROM events WHERE partition = ? AND partition_seq > ?
+                ORDER BY partition_seq LIMIT ?
+                """, [.integer(Int64(partition)), .integer(sequenceNumber), .integer(Int64(limit))]).map(Self.storedEvent)
+        }
+    }
+
+    public func partitionState(_ partition: Int) async throws -> EventPartitionState {
+        try await executor.read { db in
+            let tail = try db.query("SELECT last_seq, last_offset, last_enqueued_ms FROM event_partitions WHERE partition = ?",
+                                    [.integer(Int64(partition))]).first
+            let last = tail?[0].integer ?? -1
+            let begin = try db.query("SELECT partition_seq FROM events WHERE partition = ? ORDER BY partition_seq LIMIT 1",
+                                     [.integer(Int64(partition))]).first?.first?.integer
+            return EventPartitionState(beginSequenceNumber: begin ?? last, lastSequenceNumber: last,
+                                       lastOffset: tail?[1].integer ?? -1, lastEnqueuedMilliseconds: tail?[2].integer ?? 0,
+                                       isEmpty: begin == nil)
+        }
+    }
+
+    public func partitionCursor(_ partition: Int, at position: EventPosition) async throws -> Int64 {
+        try await executor.read { db in
+            let p = SQLiteValue.integer(Int64(partition))
+            func newest() throws -> Int64 {
+                try db.query("SELECT last_seq FROM event_partitions WHERE partition = ?", [p]).first?.first?.integer ?? -1
+            }
+            /// The cursor before the first row the query finds, or the newest when none.
+            func before(_ sql: String, _ arguments: [SQLiteValue]) throws -> Int64 {
+                if let found = try db.query(sql, arguments).first?.first?.integer { return found - 1 }
+                return try newest()
+            }
+            switch position {
+            case .start:
+                return -1
+            case .latest:
+                return try newest()
+            case .sequenceNumber(let number, let inclusive):
+                return min(inclusive ? number - 1 : number, try newest())
+            case .offset(let offset, let inclusive):
+                // The offset is the log's sequence number (a rowid): found directly when it is in this partition.
+                let first = inclusive ? offset : offset + 1
+                return try before("""
+                    SELECT partition_seq FROM events WHERE seq >= ? AND partition = ? ORDER BY seq LIMIT 1
+                    """, [.integer(first), p])
+            case .enqueuedTime(let milliseconds, let inclusive):
+                return try before("""
+                    SELECT partition_seq FROM events WHERE partition = ? AND enqueued_ms \(inclusive ? ">=" : ">") ?
+                    ORDER BY partition_seq LIMIT 1
+                    """, [p, .integer(milliseconds)])
             }
         }
     }
@@ -96,6 +203,31 @@ extension SQLiteHubStore {
             let removed = db.changes
             try db.query("UPDATE event_log_size SET bytes = ? WHERE id = 1", [.integer(max(0, remaining))])
             return removed
+        }
+    }
+
+    // MARK: Consumer groups
+
+    public func consumerGroups(entity: String) async throws -> [ConsumerGroupRecord] {
+        try await executor.read { db in
+            try db.query("SELECT name, created_ms FROM consumer_groups WHERE entity = ? ORDER BY name", [.text(entity)]).map {
+                ConsumerGroupRecord(name: $0[0].text ?? "", createdMilliseconds: $0[1].integer ?? 0)
+            }
+        }
+    }
+
+    public func createConsumerGroup(_ group: ConsumerGroupRecord, entity: String) async throws -> Bool {
+        try await executor.write { db in
+            try db.query("INSERT OR IGNORE INTO consumer_groups (entity, name, created_ms) VALUES (?, ?, ?)",
+                         [.text(entity), .text(group.name), .integer(group.createdMilliseconds)])
+            return db.changes > 0
+        }
+    }
+
+    public func deleteConsumerGroup(_ name: String, entity: String) async throws -> Bool {
+        try await executor.write { db in
+            try db.query("DELETE FROM consumer_groups WHERE entity = ? AND name = ?", [.text(entity), .text(name)])
+            return db.changes > 0
         }
     }
 }

@@ -12,8 +12,13 @@ public final class SQLiteHubStore: HubStore {
     /// 2: `events` lost its indexes by time (retention walks the log from its oldest end instead) and by device (a
     /// read for one device filters the log after its cursor): a message is one append to one b-tree, where the
     /// device index wrote a random page per message and made every commit rewrite hundreds of them; `event_log_size` keeps the log's byte count, so retention never sums the table.
+    /// 3: `events` has Event Hubs partitions: each message's `partition` and its `partition_seq` (from 0, without
+    /// gaps within the partition), indexed together so a partition reader seeks; `event_partitions` keeps each
+    /// partition's last sequence number, offset and time through retention. `meta.setting.event_partitions` is the count.
     /// Tables added later without a version step (`file_uploads`) are created when missing.
-    static let schemaVersion: Int64 = 2
+    static let schemaVersion: Int64 = 3
+    /// The partition count a data directory from before partitions gets.
+    static let defaultPartitionCount = 4
 
     /// Opens or creates the database at `path`.
     /// - Parameter durability: `.full` syncs every committed batch to disk (survives power loss); `.normal`
@@ -47,7 +52,10 @@ public final class SQLiteHubStore: HubStore {
             CREATE TABLE IF NOT EXISTS events (
                 seq INTEGER PRIMARY KEY AUTOINCREMENT, device_id TEXT NOT NULL, module_id TEXT NOT NULL,
                 enqueued_ms INTEGER NOT NULL, body BLOB NOT NULL, properties TEXT NOT NULL, system TEXT NOT NULL,
-                size INTEGER NOT NULL);
+                size INTEGER NOT NULL, partition INTEGER NOT NULL DEFAULT 0, partition_seq INTEGER NOT NULL DEFAULT 0);
+            CREATE TABLE IF NOT EXISTS event_partitions (
+                partition INTEGER PRIMARY KEY, last_seq INTEGER NOT NULL, last_offset INTEGER NOT NULL,
+                last_enqueued_ms INTEGER NOT NULL);
             CREATE TABLE IF NOT EXISTS event_log_size (id INTEGER PRIMARY KEY CHECK (id = 1), bytes INTEGER NOT NULL);
             INSERT OR IGNORE INTO event_log_size (id, bytes) SELECT 1, COALESCE(SUM(size), 0) FROM events;
             CREATE TABLE IF NOT EXISTS c2d (
@@ -67,6 +75,9 @@ public final class SQLiteHubStore: HubStore {
                 is_success INTEGER, status_code INTEGER, status_description TEXT, blob_size INTEGER,
                 blob_updated_ms INTEGER, delivery TEXT NOT NULL);
             CREATE INDEX IF NOT EXISTS file_uploads_by_device ON file_uploads (device_id, seq);
+            CREATE TABLE IF NOT EXISTS consumer_groups (
+                entity TEXT NOT NULL COLLATE NOCASE, name TEXT NOT NULL COLLATE NOCASE, created_ms INTEGER NOT NULL,
+                PRIMARY KEY (entity, name)) WITHOUT ROWID;
             CREATE INDEX IF NOT EXISTS file_uploads_pending ON file_uploads (notified_ms) WHERE delivery = 'pending';
             INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '\(schemaVersion)');
             """)
@@ -79,9 +90,49 @@ public final class SQLiteHubStore: HubStore {
                 """)
             version = "2"
         }
+        if version == "2" {
+            try migratePartitions(db)
+            version = "3"
+        }
+        try db.execute("CREATE INDEX IF NOT EXISTS events_by_partition ON events (partition, partition_seq)")
         guard version == String(schemaVersion) else {
             throw SQLiteError(code: 1, message: "the database has schema version \(version ?? "?"); this hub understands \(schemaVersion). Use a matching hub version or a new --data-dir", sql: nil)
         }
+    }
+
+    /// Version 2 → 3: every kept message gets its device's partition (of the default count) and a partition
+    /// sequence number in log order.
+    private static func migratePartitions(_ db: SQLiteConnection) throws {
+        try db.execute("""
+            ALTER TABLE events ADD COLUMN partition INTEGER NOT NULL DEFAULT 0;
+            ALTER TABLE events ADD COLUMN partition_seq INTEGER NOT NULL DEFAULT 0;
+            """)
+        let count = Int(try db.query("SELECT value FROM meta WHERE key = 'setting.event_partitions'").first?.first?.text ?? "")
+            ?? defaultPartitionCount
+        let partitioner = EventHubPartitioner(count: count)
+        var last: [Int: (sequence: Int64, offset: Int64, enqueued: Int64)] = [:]
+        let rows = try db.statement("SELECT seq, device_id, enqueued_ms FROM events ORDER BY seq")
+        let update = try db.statement("UPDATE events SET partition = ?, partition_seq = ? WHERE seq = ?")
+        var updates: [(Int64, Int, Int64)] = []
+        while try rows.step() {
+            let seq = rows.column(0).integer ?? 0
+            let partition = partitioner.partition(for: rows.column(1).text ?? "")
+            let next = (last[partition]?.sequence ?? -1) + 1
+            last[partition] = (next, seq, rows.column(2).integer ?? 0)
+            updates.append((seq, partition, next))
+        }
+        rows.reset()
+        for (seq, partition, sequence) in updates {
+            try update.bind([.integer(Int64(partition)), .integer(sequence), .integer(seq)])
+            try update.run()
+            update.reset()
+        }
+        for (partition, state) in last {
+            try db.query("INSERT OR REPLACE INTO event_partitions (partition, last_seq, last_offset, last_enqueued_ms) VALUES (?, ?, ?, ?)",
+                         [.integer(Int64(partition)), .integer(state.sequence), .integer(state.offset), .integer(state.enqueued)])
+        }
+        try db.query("INSERT OR IGNORE INTO meta (key, value) VALUES ('setting.event_partitions', ?)", [.text(String(count))])
+        try db.query("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
     }
 
     // MARK: Access policies

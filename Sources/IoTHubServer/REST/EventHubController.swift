@@ -1,0 +1,59 @@
+import Foundation
+import Hummingbird
+import IoTHubCore
+import IoTHubProtocol
+
+/// The built-in endpoint's consumer groups and partitions over REST (this hub's addition, for `iothub
+/// consumer-group` and `iothub eventhub show`; IoT Hub manages them through Azure Resource Manager):
+/// - `GET /eventhub`: name, partition ids, creation time and each partition's state (ServiceConnect);
+/// - `GET /eventhub/consumergroups`, `PUT` and `DELETE /eventhub/consumergroups/{name}` (ServiceConnect to read,
+///   RegistryWrite to change).
+struct EventHubController {
+    let hub: HubServices
+
+    func register(on router: Router<HubRequestContext>) {
+        let eventHub = hub.eventHub
+        let (read, write) = (router.requiring([.serviceConnect], hub), router.requiring([.registryWrite], hub))
+        read.get("eventhub") { _, _ in
+            var partitions: [JSONValue] = []
+            for (partition, id) in eventHub.partitioner.partitionIds.enumerated() {
+                let state = try await eventHub.partitionState(partition)
+                partitions.append(.object([
+                    "partitionId": .string(id),
+                    "beginSequenceNumber": .integer(state.beginSequenceNumber),
+                    "lastEnqueuedSequenceNumber": .integer(state.lastSequenceNumber),
+                    "lastEnqueuedOffset": .string(String(state.lastOffset)),
+                    "lastEnqueuedTimeUtc": state.lastEnqueuedMilliseconds > 0
+                        ? .string(Timestamps.iso8601(Date(timeIntervalSince1970: Double(state.lastEnqueuedMilliseconds) / 1000)))
+                        : .null,
+                    "isEmpty": .bool(state.isEmpty),
+                ]))
+            }
+            return JSONResponse.raw(JSONValue.object([
+                "name": .string(eventHub.name),
+                "createdAtUtc": .string(Timestamps.iso8601(eventHub.createdAt)),
+                "partitionCount": .integer(Int64(eventHub.partitioner.count)),
+                "partitionIds": .array(eventHub.partitioner.partitionIds.map(JSONValue.string)),
+                "partitions": .array(partitions),
+            ]).serializedBytes())
+        }
+        read.get("eventhub/consumergroups") { _, _ in
+            JSONResponse.raw(JSONValue.array(try await eventHub.consumerGroups().map(Self.json)).serializedBytes())
+        }
+        write.put("eventhub/consumergroups/:name") { _, context in
+            let record = try await eventHub.createConsumerGroup(try context.identifier("name"))
+            return JSONResponse.raw(Self.json(record).serializedBytes())
+        }
+        write.delete("eventhub/consumergroups/:name") { _, context in
+            try await eventHub.deleteConsumerGroup(try context.identifier("name"))
+            return Response(status: .ok)
+        }
+    }
+
+    static func json(_ record: ConsumerGroupRecord) -> JSONValue {
+        .object([
+            "name": .string(record.name),
+            "createdAtUtc": .string(Timestamps.iso8601(Date(timeIntervalSince1970: Double(record.createdMilliseconds) / 1000))),
+        ])
+    }
+}

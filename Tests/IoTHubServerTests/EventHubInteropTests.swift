@@ -1,0 +1,99 @@
+import Foundation
+import IoTHubProtocol
+import Testing
+@testable import IoTHubCore
+@testable import IoTHubServer
+
+/// The official `azure-eventhub` client, with each of its AMQP stacks, reads the built-in endpoint after the
+/// official `azure-iot-device` clients sent telemetry over MQTT.
+@Suite("interop: azure-eventhub reads the built-in endpoint", .serialized)
+struct EventHubInteropTests {
+    @Test("partition ids and properties; from the start, an offset, a sequence number and a time; order, stamps, properties; a wrong key",
+          arguments: ["pyamqp", "uamqp"])
+    func officialClient(transport: String) async throws {
+        let hub = try await RunningHub.start()
+        let result: Result<[String: Any], any Error>
+        do {
+            var devices: [String] = []
+            for id in ["eh-a", "eh-b"] {
+                let record = try await hub.server.services.registry.create(.init(identity: DeviceIdentity(deviceId: id)))
+                guard case .sas(let key, _) = record.authentication else { throw HubError.invalid("not SAS") }
+                devices.append("HostName=localhost;DeviceId=\(id);SharedAccessKey=\(key.base64)")
+            }
+            // The connection string as the operator gets it.
+            let printed = try await TestProcess.runOffPool(CommandLineTests.binary, [
+                "connection-string", "--eventhub", "--policy", "service", "--data-dir", hub.server.configuration.dataDirectory])
+            let connectionString = printed.output.trimmingCharacters(in: .whitespacesAndNewlines)
+            let policy = try #require(hub.server.data.policies.first { $0.name == "service" })
+            #expect(connectionString == "Endpoint=sb://127.0.0.1/;SharedAccessKeyName=service;SharedAccessKey=\(policy.primaryKey.base64);EntityPath=iothub")
+            let refused = try await TestProcess.runOffPool(CommandLineTests.binary, [
+                "connection-string", "--eventhub", "--policy", "registryRead", "--data-dir", hub.server.configuration.dataDirectory])
+            #expect(refused.status != 0 && refused.output.contains("ServiceConnect"), "\(refused.output)")
+            let wrong = connectionString.replacingOccurrences(of: policy.primaryKey.base64, with: SharedAccessKey.random().base64)
+            // Consumer groups through the command line.
+            let cli = ["--connection-string", hub.ownerConnectionString, "--ca-file", hub.caPath]
+            let created = try await TestProcess.runOffPool(CommandLineTests.binary, ["consumer-group", "create", "analytics"] + cli)
+            let duplicate = try await TestProcess.runOffPool(CommandLineTests.binary, ["consumer-group", "create", "analytics"] + cli)
+            let listed = try await TestProcess.runOffPool(CommandLineTests.binary, ["consumer-group", "list"] + cli)
+            let deleted = try await TestProcess.runOffPool(CommandLineTests.binary, ["consumer-group", "delete", "analytics"] + cli)
+            #expect(created.status == 0 && created.output.contains("\"analytics\""), "\(created.output)")
+            #expect(duplicate.status != 0 && duplicate.output.contains("ConsumerGroupAlreadyExists"), "\(duplicate.output)")
+            #expect(listed.output.split(separator: "\n").count == 2 && listed.output.contains("$Default"), "\(listed.output)")
+            #expect(deleted.status == 0, "\(deleted.output)")
+            result = .success(try await Python.runJSON(
+                "eventhub_scenario.py", [transport, connectionString, hub.caPath, devices[0], devices[1], wrong, "1"],
+                caPath: hub.caPath))
+        } catch {
+            result = .failure(error)
+        }
+        await hub.stop()
+        let out = try result.get()
+
+        #expect(out["partitionIds"] as? [String] == ["0", "1", "2", "3"])
+        let eventHub = try #require(out["eventHub"] as? [String: String])
+        #expect(eventHub["eventhub_name"] == "iothub")
+        let partitions = try #require(out["partitions"] as? [[String: Any]])
+        #expect(partitions.count == 4)
+        let total = partitions.reduce(0) { sum, p in
+            sum + ((p["is_empty"] as? Bool) == true ? 0
+                   : ((p["last_enqueued_sequence_number"] as? Int ?? 0) - (p["beginning_sequence_number"] as? Int ?? 0) + 1))
+        }
+        #expect(total == 10, "\(partitions)")
+
+        let events = try #require(out["fromStart"] as? [[String: Any]])
+        #expect(events.count == 10, "\(out["fromStartErrors"] ?? "")")
+        for device in ["eh-a", "eh-b"] {
+            let mine = events.filter { $0["deviceId"] as? String == device }
+            #expect(mine.count == 5)
+            // One partition per device, in the order the device sent, numbered without gaps.
+            #expect(Set(mine.compactMap { $0["partition"] as? String }).count == 1)
+            let sorted = mine.sorted { ($0["sequenceNumber"] as? Int ?? 0) < ($1["sequenceNumber"] as? Int ?? 0) }
+            #expect(sorted.compactMap { ($0["properties"] as? [String: Any])?["index"] as? String } == ["0", "1", "2", "3", "4"])
+            #expect(sorted.compactMap { $0["messageId"] as? String } == (0..<5).map { "\(device.dropFirst(3))-\($0)" })
+            let offsets = sorted.compactMap { ($0["offset"] as? String).flatMap { Int($0) } }
+            #expect(offsets.count == 5 && offsets == offsets.sorted())
+            for event in mine {
+                #expect(event["partitionKey"] as? String == device)
+                #expect(event["messageSource"] as? String == "Telemetry")
+                #expect((event["authMethod"] as? String)?.contains("\"type\":\"sas\"") == true)
+                #expect(event["contentType"] as? String == "application/json")
+                #expect((event["body"] as? String)?.contains("\"from\": \"\(device.dropFirst(3))\"") == true)
+                #expect((event["properties"] as? [String: Any])?["tag"] as? String == String(device.dropFirst(3)))
+                #expect((event["enqueuedMs"] as? Int ?? 0) > 1_700_000_000_000)
+            }
+        }
+        let expectedAfter = try #require(out["expectedAfter"] as? Int)
+        let third = try #require(out["thirdSequence"] as? Int)
+        let after = try #require(out["afterOffset"] as? [[String: Any]])
+        #expect(after.count == expectedAfter && after.allSatisfy { ($0["sequenceNumber"] as? Int ?? -1) > third })
+        let at = try #require(out["atOffset"] as? [[String: Any]])
+        #expect(at.count == expectedAfter + 1 && at.first?["sequenceNumber"] as? Int == third)
+        let afterSequence = try #require(out["afterSequence"] as? [[String: Any]])
+        #expect(afterSequence.count == expectedAfter && afterSequence.first?["sequenceNumber"] as? Int == third + 1)
+        let fromEnqueued = try #require(out["fromEnqueued"] as? [[String: Any]])
+        #expect(fromEnqueued.count >= expectedAfter + 1 && (fromEnqueued.first?["sequenceNumber"] as? Int ?? .max) <= third)
+        #expect((out["fromBefore"] as? [[String: Any]])?.count == 10)
+        let wrongKey = try #require(out["wrongKey"] as? String, "a wrong key must be refused")
+        #expect(wrongKey.contains("Authentication") || wrongKey.contains("401"), "\(wrongKey)")
+    }
+}
