@@ -19,13 +19,17 @@
 #                    for it: QoS 1 ingest, a connect storm, 15,000 idle connections, then service round trips
 #                    (twins, methods, C2D, D2C end to end) on the hub; ratios hub ÷ Mosquitto
 #                                                                             -> bench-results/hub-vs-mosquitto.json
+#   eventhub-latency EVENTHUB_DEVICES (500) native MQTT devices send EVENTHUB_RATE (10) messages/s each for
+#                    EVENTHUB_SECONDS (30) with their send time in the body; the official azure-eventhub client
+#                    reads the built-in endpoint: send-to-receive latency p50/p90/p99 at that steady rate
+#                                                                             -> bench-results/eventhub-latency.json
 #   provision        fleetsim provision: PROVISION_DEVICES (100000) devices created in bulk calls of 100 with
 #                    PROVISION_CONCURRENCY (8) in flight over the plain HTTP port: devices/s, retries by status
 #                                                                             -> bench-results/provision.json
 #
 # Knobs (environment): AMQP_DEVICES (20000), AMQP_WARMUP (2000), AMQP_TLS=1 (AMQP over TLS instead of the plain
 # port), FOOTPRINT_BASELINE=REV (also build sample-telemetry at git revision REV, e.g. one from before Foundation
-# left the SDK, and measure it beside the current one), BENCH=hub-vs-mosquitto,amqp-multiplex,native-mqtt-idle,proton-floor,sdk-footprint,mosquitto-fleet,provision,file-upload
+# left the SDK, and measure it beside the current one), BENCH=hub-vs-mosquitto,amqp-multiplex,native-mqtt-idle,proton-floor,sdk-footprint,mosquitto-fleet,provision,file-upload,eventhub-latency
 # (which to run), MQTT_IDLE_DEVICES (15000; one process holds up to 19,000), PROVISION_DEVICES (100000),
 # PROVISION_CONCURRENCY (8).
 set -euo pipefail
@@ -34,7 +38,7 @@ export PATH=/opt/swift/usr/bin:$PATH
 
 AMQP_DEVICES=${AMQP_DEVICES:-20000}
 AMQP_WARMUP=${AMQP_WARMUP:-2000}
-BENCH=${BENCH:-hub-vs-mosquitto,amqp-multiplex,native-mqtt-idle,proton-floor,sdk-footprint,mosquitto-fleet,provision,file-upload}
+BENCH=${BENCH:-hub-vs-mosquitto,amqp-multiplex,native-mqtt-idle,proton-floor,sdk-footprint,mosquitto-fleet,provision,file-upload,eventhub-latency}
 MQTT_IDLE_DEVICES=${MQTT_IDLE_DEVICES:-15000}
 PROVISION_DEVICES=${PROVISION_DEVICES:-100000}
 PROVISION_CONCURRENCY=${PROVISION_CONCURRENCY:-8}
@@ -84,6 +88,15 @@ wait_for_hub "$hub_pid" "$data/hub.log" "$amqp_port" "$http_port"
 owner=$("$bin/iothub" connection-string --data-dir "$data")
 mkdir -p bench-results
 status=0
+
+if wants eventhub-latency; then
+    bash scripts/setup-venv.sh
+    eventhub=$("$bin/iothub" connection-string --eventhub --policy service --data-dir "$data")
+    .venv/bin/python3 scripts/bench/eventhub_latency.py --connection-string "$eventhub" --amqps-port "$amqps_port" \
+        --ca "$data/tls/ca.pem" --fleetsim "$bin/fleetsim" --owner "$owner" --endpoint "http://127.0.0.1:$http_port" \
+        --mqtt-port "$mqtt_port" --devices "${EVENTHUB_DEVICES:-500}" --rate "${EVENTHUB_RATE:-10}" \
+        --seconds "${EVENTHUB_SECONDS:-30}" --json bench-results/eventhub-latency.json || status=$?
+fi
 
 if wants amqp-multiplex; then
     if [ "${AMQP_TLS:-0}" = 1 ]; then

@@ -93,6 +93,13 @@ struct EventHubInteropTests {
         let fromEnqueued = try #require(out["fromEnqueued"] as? [[String: Any]])
         #expect(fromEnqueued.count >= expectedAfter + 1 && (fromEnqueued.first?["sequenceNumber"] as? Int ?? .max) <= third)
         #expect((out["fromBefore"] as? [[String: Any]])?.count == 10)
+        let stolen = (out["epochFirstErrors"] as? [String] ?? []).joined(separator: " | ")
+        #expect(stolen.contains("amqp:link:stolen") || stolen.contains("higher epoch"), "\(stolen)")
+        #expect((out["epochSecondErrors"] as? [String] ?? []).isEmpty, "\(out["epochSecondErrors"] ?? "")")
+        let lower = (out["epochLowerErrors"] as? [String] ?? []).joined(separator: " | ")
+        #expect(lower.contains("higher epoch") || lower.contains("link:stolen"), "\(lower)")
+        let missing = (out["missingGroupErrors"] as? [String] ?? []).joined(separator: " | ")
+        #expect(missing.contains("no-such-group"), "\(missing)")
         let wrongKey = try #require(out["wrongKey"] as? String, "a wrong key must be refused")
         #expect(wrongKey.contains("Authentication") || wrongKey.contains("401"), "\(wrongKey)")
     }

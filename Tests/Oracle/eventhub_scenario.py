@@ -132,6 +132,34 @@ def main():
         out["thirdSequence"] = third["sequenceNumber"]
     out["fromBefore"], _ = receive(10, seconds=20, starting_position=before)
 
+    # Epoch receivers: a higher owner level takes the partition and the first receiver hears amqp:link:stolen;
+    # a lower one is then refused the same way. A consumer group that does not exist is refused.
+    def watch(owner_level=None, consumer_group="$Default", seconds=4):
+        errors = []
+        consumer = EventHubConsumerClient.from_connection_string(
+            EVENTHUB_CS, consumer_group=consumer_group, connection_verify=CA, uamqp_transport=UAMQP, retry_total=0)
+        thread = threading.Thread(target=consumer.receive, daemon=True, kwargs=dict(
+            on_event=lambda context, event: None, partition_id="0", starting_position="-1", owner_level=owner_level,
+            on_error=lambda context, error: errors.append(str(error)[:400])))
+        thread.start()
+        return consumer, thread, errors
+
+    first, first_thread, first_errors = watch(owner_level=1)
+    time.sleep(3)
+    second, second_thread, second_errors = watch(owner_level=2)
+    time.sleep(3)
+    lower, lower_thread, lower_errors = watch(owner_level=0)
+    missing, missing_thread, missing_errors = watch(consumer_group="no-such-group")
+    time.sleep(4)
+    for consumer, thread in [(first, first_thread), (second, second_thread), (lower, lower_thread),
+                             (missing, missing_thread)]:
+        consumer.close()
+        thread.join(10)
+    out["epochFirstErrors"] = first_errors
+    out["epochSecondErrors"] = second_errors
+    out["epochLowerErrors"] = lower_errors
+    out["missingGroupErrors"] = missing_errors
+
     # A wrong key is refused, without retrying forever.
     try:
         wrong = client(WRONG_CS, retry_total=0)
