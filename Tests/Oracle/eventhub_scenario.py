@@ -144,13 +144,19 @@ def main():
         thread.start()
         return consumer, thread, errors
 
+    def wait_until(predicate, seconds=30):
+        deadline = time.time() + seconds
+        while time.time() < deadline and not predicate():
+            time.sleep(0.2)
+
     first, first_thread, first_errors = watch(owner_level=1)
     time.sleep(3)
     second, second_thread, second_errors = watch(owner_level=2)
-    time.sleep(3)
+    wait_until(lambda: first_errors)
+    time.sleep(1)
     lower, lower_thread, lower_errors = watch(owner_level=0)
     missing, missing_thread, missing_errors = watch(consumer_group="no-such-group")
-    time.sleep(4)
+    wait_until(lambda: lower_errors and missing_errors)
     for consumer, thread in [(first, first_thread), (second, second_thread), (lower, lower_thread),
                              (missing, missing_thread)]:
         consumer.close()

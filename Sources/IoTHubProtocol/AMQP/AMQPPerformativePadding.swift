@@ -34,25 +34,19 @@ public struct AMQPPerformativePadding: Sendable {
     public var pendingCount: Int { pending.count }
 
     /// Appends `input`'s complete frames (padded) to `output`; an incomplete tail is kept for the next call.
-    public mutating func process(_ input: UnsafeRawBufferPointer, into output: inout [UInt8]) {
+    public mutating func process(_ input: [UInt8], into output: inout [UInt8]) {
         if pending.isEmpty {
             let used = Self.processFrames(input, into: &output)
             if used < input.count { pending.append(contentsOf: input[used...]) }
         } else {
             pending.append(contentsOf: input)
-            let bytes = pending
-            let used = bytes.withUnsafeBytes { Self.processFrames($0, into: &output) }
+            let used = Self.processFrames(pending, into: &output)
             pending.removeFirst(used)
         }
     }
 
-    /// ``process(_:into:)`` for an array.
-    public mutating func process(_ input: [UInt8], into output: inout [UInt8]) {
-        input.withUnsafeBytes { process($0, into: &output) }
-    }
-
     /// Processes whole frames and headers from the start of `bytes`; returns how many bytes it used.
-    private static func processFrames(_ bytes: UnsafeRawBufferPointer, into output: inout [UInt8]) -> Int {
+    private static func processFrames(_ bytes: [UInt8], into output: inout [UInt8]) -> Int {
         var offset = 0
         output.reserveCapacity(output.count + bytes.count + 64)
         while bytes.count - offset >= 8 {
@@ -69,8 +63,15 @@ public struct AMQPPerformativePadding: Sendable {
                 return bytes.count
             }
             guard bytes.count - offset >= size else { break }
-            let frame = UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + size)])
-            if !pad(frame, into: &output) { output.append(contentsOf: frame) }
+            // Only the four padded performatives are copied out and looked at; the rest (flow, disposition,
+            // heartbeats, SASL) go through as they are.
+            let code = offset + Int(bytes[offset + 4]) * 4 + 2
+            if bytes[offset + 5] == 0, code < offset + size, fieldCounts[bytes[code]] != nil {
+                let frame = Array(bytes[offset..<(offset + size)])
+                if !pad(frame, into: &output) { output.append(contentsOf: frame) }
+            } else {
+                output.append(contentsOf: bytes[offset..<(offset + size)])
+            }
             offset += size
         }
         return offset
@@ -78,7 +79,7 @@ public struct AMQPPerformativePadding: Sendable {
 
     /// Writes `frame` padded when it is an AMQP frame of a padded performative with missing fields; `false` leaves
     /// writing it as is to the caller.
-    private static func pad(_ frame: UnsafeRawBufferPointer, into output: inout [UInt8]) -> Bool {
+    private static func pad(_ frame: [UInt8], into output: inout [UInt8]) -> Bool {
         let dataOffset = Int(frame[4]) * 4
         guard frame[5] == 0, dataOffset >= 8, frame.count >= dataOffset + 4,
               frame[dataOffset] == 0x00, frame[dataOffset + 1] == 0x53,
@@ -112,7 +113,7 @@ public struct AMQPPerformativePadding: Sendable {
         var position = elementsStart
         for _ in 0..<count {
             guard let end = valueEnd(frame, at: position, limit: listEnd) else { return false }
-            items.append(ArraySlice(frame[position..<end]))
+            items.append(frame[position..<end])
             position = end
         }
         guard position == listEnd else { return false }
@@ -142,7 +143,7 @@ public struct AMQPPerformativePadding: Sendable {
     }
 
     /// Where the AMQP value starting at `position` ends; `nil` when it runs past `limit` or is malformed.
-    static func valueEnd(_ bytes: UnsafeRawBufferPointer, at position: Int, limit: Int) -> Int? {
+    static func valueEnd(_ bytes: [UInt8], at position: Int, limit: Int) -> Int? {
         guard position < limit else { return nil }
         let constructor = bytes[position]
         if constructor == 0x00 {

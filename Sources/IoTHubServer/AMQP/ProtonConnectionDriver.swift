@@ -75,7 +75,7 @@ final class ProtonConnectionDriver {
         while true {
             let pending = pn_connection_driver_write_buffer(driver)
             guard pending.size > 0, let start = pending.start else { break }
-            padding.process(UnsafeRawBufferPointer(start: start, count: pending.size), into: &padded)
+            padding.process(Array(UnsafeRawBufferPointer(start: start, count: pending.size)), into: &padded)
             pn_connection_driver_write_done(driver, pending.size)
         }
         guard !padded.isEmpty else { return 0 }
