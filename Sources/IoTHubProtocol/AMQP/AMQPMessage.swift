@@ -96,7 +96,8 @@ public struct AMQPMessage: Sendable, Hashable {
         Timestamp(nanosecondsSince1970: milliseconds &* 1_000_000).iso8601
     }
 
-    static func milliseconds(_ text: String) -> Int64? {
+    /// Milliseconds since 1970 of an ISO 8601 time (as IoT Hub's time properties are written); `nil` when it is not one.
+    public static func milliseconds(_ text: String) -> Int64? {
         guard let timestamp = Timestamp(iso8601: text) else { return nil }
         return timestamp.secondsSince1970 * 1000 + Int64(timestamp.nanoseconds / 1_000_000)
     }

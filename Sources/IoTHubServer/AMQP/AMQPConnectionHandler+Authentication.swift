@@ -152,27 +152,28 @@ extension AMQPConnectionHandler {
         answerToken(request.messageId, status: status, description: reason, replyingTo: link)
     }
 
-    /// Answers a put-token on the `$cbs` reply link. The answer goes out on a later event-loop turn than the
-    /// request's settlement: Proton batches dispositions after transfers within one output pass, and uamqp fails
-    /// a put-token whose answer arrives before the settlement of its request ("did not receive send
-    /// confirmation"), with status 200.
+    /// Answers a put-token on the `$cbs` reply link (after the request's settlement, see ``reply(_:on:to:)``).
     func answerToken(_ messageId: AMQPValue?, status: Int32, description: String, replyingTo request: AMQPLink) {
+        reply(CBSPutToken.answer(to: messageId, status: status, description: description), on: .tokenReplies, to: request)
+    }
+
+    /// Sends an answer to a request node's (`$cbs`, `$management`) request on the reply link with `role`, the one in
+    /// the request's session if there are several. It goes out on a later event-loop turn than the request's
+    /// settlement: Proton batches dispositions after transfers within one output pass, and uamqp fails a request
+    /// whose answer arrives before the settlement ("did not receive send confirmation"), even with status 200.
+    func reply(_ answer: AMQPMessage, on role: AMQPLink.Role, to request: AMQPLink) {
         guard let context else { return }
         context.eventLoop.assumeIsolated().execute { [self] in
             guard self.context != nil, !socketClosed else { return }
-            sendTokenAnswer(messageId, status: status, description: description, replyingTo: request)
+            let session = pn_link_session(request.link)
+            let replies = links.values.filter { $0.role == role && !$0.closed }
+            guard let link = replies.first(where: { pn_link_session($0.link) == session }) ?? replies.first else {
+                logger.debug("answer dropped: no reply link is attached", metadata: ["role": "\(role)"])
+                return
+            }
+            send(answer, on: link)
             pump()
         }
-    }
-
-    private func sendTokenAnswer(_ messageId: AMQPValue?, status: Int32, description: String, replyingTo request: AMQPLink) {
-        let session = pn_link_session(request.link)
-        let replies = links.values.filter { $0.role == .tokenReplies && !$0.closed }
-        guard let reply = replies.first(where: { pn_link_session($0.link) == session }) ?? replies.first else {
-            logger.debug("CBS answer dropped: no $cbs receiver link is attached", metadata: ["status": "\(status)"])
-            return
-        }
-        send(CBSPutToken.answer(to: messageId, status: status, description: description), on: reply)
     }
 
     /// Logs a refusal with its reason; failed logins count against the peer's address, whose later refusals are

@@ -271,20 +271,8 @@ extension AMQPConnectionHandler {
         }
     }
 
-    /// Sends an answer on the `$management` reply link of the request's session, a loop turn after the request's
-    /// settlement (as for CBS answers).
+    /// Sends an answer on the `$management` reply link of the request's session, a turn after its settlement.
     private func answerManagement(_ answer: AMQPMessage, on request: AMQPLink) {
-        guard let context else { return }
-        context.eventLoop.assumeIsolated().execute { [self] in
-            guard self.context != nil, !socketClosed else { return }
-            let session = pn_link_session(request.link)
-            let replies = links.values.filter { $0.role == .managementReplies && !$0.closed }
-            guard let reply = replies.first(where: { pn_link_session($0.link) == session }) ?? replies.first else {
-                logger.debug("$management answer dropped: no $management receiver link is attached")
-                return
-            }
-            send(answer, on: reply)
-            pump()
-        }
+        reply(answer, on: .managementReplies, to: request)
     }
 }

@@ -14,15 +14,12 @@ import IoTHubProtocol
 /// - Application properties: the device's, as strings.
 enum EventHubEventMessage {
     static func make(_ event: StoredEvent) -> AMQPMessage {
-        var message = AMQPMessage(body: event.message.body)
+        // The standard properties and application properties as C2D messages carry them; the creation time goes
+        // in an annotation instead, as IoT Hub does for telemetry.
+        var message = AMQPMessage(event.message)
+        message.creationTime = nil
         let system = event.message.systemProperties
-        message.messageId = system.messageId.map(AMQPValue.string)
-        message.correlationId = system.correlationId.map(AMQPValue.string)
-        message.userId = system.userId.map { Array($0.utf8) }
-        message.contentType = system.contentType
-        message.contentEncoding = system.contentEncoding
-        message.to = system.to
-        message.absoluteExpiryTime = system.expiryTimeUTC.flatMap(milliseconds)
+        let milliseconds = AMQPMessage.milliseconds
         let enqueued = Int64((event.enqueuedTime.timeIntervalSince1970 * 1000).rounded())
         var annotations: [String: AMQPValue] = [
             "x-opt-sequence-number": .long(event.partitionSequenceNumber),
@@ -40,13 +37,6 @@ enum EventHubEventMessage {
         annotations["dt-dataschema"] = system.interfaceId.map(AMQPValue.string)
         annotations["iothub-outputname"] = system.outputName.map(AMQPValue.string)
         message.messageAnnotations = annotations
-        for (key, value) in event.message.properties { message.applicationProperties[key] = .string(value) }
         return message
-    }
-
-    /// Milliseconds since 1970 of an ISO 8601 time.
-    static func milliseconds(_ text: String) -> Int64? {
-        guard let timestamp = Timestamp(iso8601: text) else { return nil }
-        return timestamp.secondsSince1970 * 1000 + Int64(timestamp.nanoseconds / 1_000_000)
     }
 }
