@@ -11,7 +11,8 @@ struct IoTHubCommand: AsyncParsableCommand {
         abstract: "A self-hostable, Azure IoT Hub–compatible hub.",
         subcommands: [ServeCommand.self, ConnectionStringCommand.self, DeviceCommand.self, TwinCommand.self,
                       InvokeCommand.self, CloudToDeviceCommand.self, MonitorCommand.self, FilesCommand.self, CertificateCommand.self,
-                      CACommand.self, ConsumerGroupCommand.self])
+                      CACommand.self, ConsumerGroupCommand.self, RouteCommand.self, EndpointCommand.self,
+                      EnrichmentCommand.self])
 }
 
 /// Options shared by the commands that use the data directory.

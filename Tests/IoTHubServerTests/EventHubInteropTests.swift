@@ -103,4 +103,59 @@ struct EventHubInteropTests {
         let wrongKey = try #require(out["wrongKey"] as? String, "a wrong key must be refused")
         #expect(wrongKey.contains("Authentication") || wrongKey.contains("401"), "\(wrongKey)")
     }
+
+    @Test("routes set up with the command line: azure-eventhub reads a custom endpoint under its own EntityPath, with enrichments and lifecycle events; unmatched telemetry reaches events")
+    func routedCustomEndpoint() async throws {
+        let hub = try await RunningHub.start()
+        let result: Result<[String: Any], any Error>
+        var outputs: [String] = []
+        do {
+            let cli = ["--connection-string", hub.ownerConnectionString, "--ca-file", hub.caPath]
+            func run(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+                let done = try await TestProcess.runOffPool(CommandLineTests.binary, arguments + cli)
+                outputs.append("iothub \(arguments.joined(separator: " ")): \(done.status) \(done.output)")
+                return done
+            }
+            #expect(try await run(["endpoint", "add", "hot", "--partitions", "2"]).status == 0)
+            #expect(try await run(["route", "add", "critical", "--condition", "level = 'critical'", "--endpoint-name", "hot"]).status == 0)
+            #expect(try await run(["route", "add", "lifecycle", "--source", "DeviceLifecycleEvents", "--endpoint-name", "hot"]).status == 0)
+            #expect(try await run(["enrichment", "add", "site", "--value", "$twin.tags.site", "--endpoint-name", "hot"]).status == 0)
+            let bad = try await run(["route", "add", "broken", "--condition", "level = ", "--endpoint-name", "hot"])
+            #expect(bad.status != 0 && bad.output.contains("position"), "\(bad.output)")
+            let tested = try await run(["route", "test", "critical", "--app-property", "level=critical"])
+            #expect(tested.output.contains("\"result\": \"true\""), "\(tested.output)")
+            let listed = try await run(["route", "list"])
+            #expect(listed.output.split(separator: "\n").count == 2, "\(listed.output)")
+            let record = try await hub.server.services.registry.create(.init(identity: DeviceIdentity(deviceId: "routed-1")))
+            guard case .sas(let key, _) = record.authentication else { throw HubError.invalid("not SAS") }
+            _ = try await hub.server.services.twins.update(DeviceIdentity(deviceId: "routed-1"), body: ["tags": ["site": "north"]],
+                                                           ifMatch: nil, replace: false)
+            let printed = try await TestProcess.runOffPool(CommandLineTests.binary, [
+                "connection-string", "--eventhub", "--policy", "service", "--data-dir", hub.server.configuration.dataDirectory])
+            result = .success(try await Python.runJSON(
+                "routing_scenario.py", [printed.output.trimmingCharacters(in: .whitespacesAndNewlines), hub.caPath,
+                                        "HostName=localhost;DeviceId=routed-1;SharedAccessKey=\(key.base64)", "hot"],
+                caPath: hub.caPath))
+        } catch {
+            result = .failure(error)
+        }
+        await hub.stop()
+        let out = try result.get()
+        #expect(out["customPartitionIds"] as? [String] == ["0", "1"])
+        #expect(out["customName"] as? String == "hot")
+        let custom = try #require(out["custom"] as? [[String: Any]], "\(outputs)")
+        #expect(custom.count == 4, "\(out["customErrors"] ?? "") \(outputs)")
+        let lifecycle = custom.filter { $0["messageSource"] as? String == "deviceLifecycleEvents" }
+        #expect(lifecycle.count == 1 && (lifecycle.first?["properties"] as? [String: Any])?["opType"] as? String == "createDeviceIdentity")
+        let telemetry = custom.filter { $0["messageSource"] as? String == "Telemetry" }
+        #expect(telemetry.compactMap { ($0["properties"] as? [String: Any])?["index"] as? String }.sorted() == ["0", "2", "4"])
+        #expect(telemetry.allSatisfy { ($0["properties"] as? [String: Any])?["site"] as? String == "north" }, "\(telemetry)")
+        #expect(telemetry.allSatisfy { $0["deviceId"] as? String == "routed-1" })
+        let builtIn = try #require(out["builtIn"] as? [[String: Any]])
+        #expect(builtIn.compactMap { ($0["properties"] as? [String: Any])?["index"] as? String }.sorted() == ["1", "3", "5"],
+                "\(out["builtInErrors"] ?? "")")
+        #expect(builtIn.allSatisfy { ($0["properties"] as? [String: Any])?["site"] == nil }, "enrichments apply to their endpoints only")
+        let missing = (out["missingErrors"] as? [String] ?? []).joined(separator: " | ")
+        #expect(missing.lowercased().contains("authentication") || missing.lowercased().contains("not found"), "an unknown EntityPath is refused: \(missing)")
+    }
 }

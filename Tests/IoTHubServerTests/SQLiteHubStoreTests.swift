@@ -138,8 +138,8 @@ struct SQLiteHubStoreTests {
         #expect(events[0].message.properties == ["k": "v"])
         #expect(events[0].message.systemProperties.messageId == "m")
         let check = try SQLiteConnection(path: path, readOnly: true)
-        #expect(try check.query("SELECT value FROM meta WHERE key = 'schema_version'").first?.first?.text == "3")
-        #expect(try check.query("SELECT name FROM sqlite_master WHERE name LIKE 'events_by_%'").map { $0[0].text } == ["events_by_partition"])
+        #expect(try check.query("SELECT value FROM meta WHERE key = 'schema_version'").first?.first?.text == "4")
+        #expect(try check.query("SELECT name FROM sqlite_master WHERE name LIKE 'events_by_%'").map { $0[0].text } == ["events_by_stream"])
         // Version 3: each kept message got its device's partition (of 4) and a number within it.
         let partitioner = EventHubPartitioner(count: 4)
         #expect(events.map(\.partition) == ["d1", "d2"].map(partitioner.partition(for:)))

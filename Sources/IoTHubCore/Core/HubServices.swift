@@ -13,6 +13,8 @@ public struct HubServices: Sendable {
     public let events: EventService
     /// The built-in Event Hubs-compatible endpoint over ``events``.
     public let eventHub: EventHubService
+    /// Message routing: custom endpoints, routes, enrichments, the fallback route and system events.
+    public let routing: RoutingService
     public let methods: MethodDispatcher
     public let cloudToDevice: CloudToDeviceService
     public let certificates: CertificateService
@@ -51,17 +53,22 @@ public struct HubServices: Sendable {
         self.presence = presence
         authenticator = HubAuthenticator(hostName: hostName, store: store, policies: policies,
                                          deviceCertificateAuthorities: deviceCertificateAuthorities, aliases: hostNameAliases)
-        registry = RegistryService(store: store, presence: presence, logger: logger)
-        twins = TwinService(store: store, presence: presence, logger: logger, metrics: metrics)
-        events = EventService(store: store, retention: eventRetention, maximumBytes: eventMaximumBytes,
-                              partitioner: EventHubPartitioner(count: builtInEndpoint.partitionCount), logger: logger,
-                              metrics: metrics)
-        eventHub = EventHubService(name: builtInEndpoint.name ?? EventHubService.defaultName(hostName: hostName),
-                                   events: events, store: store, createdAt: builtInEndpoint.createdAt, logger: logger,
+        let signal = EventLogSignal()
+        let partitioner = EventHubPartitioner(count: builtInEndpoint.partitionCount)
+        let eventHubName = builtInEndpoint.name ?? EventHubService.defaultName(hostName: hostName)
+        eventHub = EventHubService(name: eventHubName, stream: 0, partitioner: partitioner, signal: signal, store: store,
+                                   createdAt: builtInEndpoint.createdAt, logger: logger,
                                    maximumReceiversPerPartition: builtInEndpoint.maximumReceiversPerPartition)
+        let routing = RoutingService(store: store, builtIn: eventHub, signal: signal, hubName: eventHubName, logger: logger,
+                                     metrics: metrics, maximumReceiversPerPartition: builtInEndpoint.maximumReceiversPerPartition)
+        self.routing = routing
+        registry = RegistryService(store: store, presence: presence, logger: logger, routing: routing)
+        twins = TwinService(store: store, presence: presence, logger: logger, metrics: metrics, routing: routing)
+        events = EventService(store: store, retention: eventRetention, maximumBytes: eventMaximumBytes,
+                              partitioner: partitioner, logger: logger, metrics: metrics, signal: signal, routing: routing)
         methods = MethodDispatcher(presence: presence, logger: logger, metrics: metrics)
         cloudToDevice = CloudToDeviceService(store: store, presence: presence, logger: logger, metrics: metrics)
-        sessions = DeviceSessionRegistry(store: store, presence: presence, methods: methods, metrics: metrics)
+        sessions = DeviceSessionRegistry(store: store, presence: presence, methods: methods, metrics: metrics, routing: routing)
         certificates = CertificateService(store: store, logger: logger)
     }
 }

@@ -2,7 +2,8 @@ import Foundation
 import IoTHubProtocol
 import Logging
 
-/// The built-in Event Hubs-compatible endpoint (`events`): its partitions, consumer groups and receivers, over
+/// An Event Hubs-compatible event stream: the built-in endpoint (`events`, stream 0) or a custom event-stream
+/// routing endpoint (its own stream number and `EntityPath`): its partitions, consumer groups and receivers, over
 /// the hub's event log, the same for every protocol head that serves it.
 ///
 /// Messages are partitioned as they are stored (``EventService/partitioner``); each partition numbers its
@@ -12,23 +13,35 @@ import Logging
 public final class EventHubService: Sendable {
     /// The event hub's name: the connection string's `EntityPath` and the first part of receiver addresses.
     public let name: String
+    /// The stream's number in the event log: 0 for the built-in endpoint.
+    public let stream: Int
     public let partitioner: EventHubPartitioner
     /// When the endpoint was created (the data directory's first start), for `created_at`.
     public let createdAt: Date
     /// Epoch and receiver-count rules per consumer group and partition.
     public let ownership: PartitionOwnership
     let store: any HubStore
-    let events: EventService
+    let signal: EventLogSignal
     let logger: Logger
 
     /// The consumer group every event hub has, which cannot be deleted.
     public static let defaultConsumerGroup = "$Default"
 
-    public init(name: String, events: EventService, store: any HubStore, createdAt: Date, logger: Logger,
-                maximumReceiversPerPartition: Int = 5) {
+    public convenience init(name: String, events: EventService, store: any HubStore, createdAt: Date, logger: Logger,
+                            maximumReceiversPerPartition: Int = 5) {
+        self.init(name: name, stream: 0, partitioner: events.partitioner, signal: events.signal, store: store,
+                  createdAt: createdAt, logger: logger, maximumReceiversPerPartition: maximumReceiversPerPartition)
+    }
+
+    /// - Parameters:
+    ///   - stream: the stream's number in the log (0 is the built-in endpoint).
+    ///   - signal: the log's append signal, which wakes receivers.
+    public init(name: String, stream: Int, partitioner: EventHubPartitioner, signal: EventLogSignal, store: any HubStore,
+                createdAt: Date, logger: Logger, maximumReceiversPerPartition: Int = 5) {
         self.name = name
-        self.events = events
-        partitioner = events.partitioner
+        self.stream = stream
+        self.signal = signal
+        self.partitioner = partitioner
         self.store = store
         self.createdAt = createdAt
         self.logger = logger
@@ -63,28 +76,28 @@ public final class EventHubService: Sendable {
 
     /// A partition's sequence numbers, newest offset and time.
     public func partitionState(_ partition: Int) async throws -> EventPartitionState {
-        try await store.partitionState(partition)
+        try await store.partitionState(partition, stream: stream)
     }
 
     /// Where a receiver starting at `position` begins: it reads messages with a partition sequence number above
     /// the returned cursor.
     public func cursor(_ partition: Int, at position: EventPosition) async throws -> Int64 {
-        try await store.partitionCursor(partition, at: position)
+        try await store.partitionCursor(partition, stream: stream, at: position)
     }
 
     /// Up to `limit` messages of a partition after `cursor`, oldest first.
     public func read(_ partition: Int, after cursor: Int64, limit: Int) async throws -> [StoredEvent] {
-        try await store.partitionEvents(partition, after: cursor, limit: limit)
+        try await store.partitionEvents(partition, stream: stream, after: cursor, limit: limit)
     }
 
     /// Returns when this process appended a message after log position `offset`, or after `timeout`, whichever
     /// comes first (receivers then read again, which also picks up messages other hub nodes appended).
     public func waitForAppend(after offset: Int64, timeout: Duration) async {
-        await events.signal.wait(after: offset, timeout: timeout)
+        await signal.wait(after: offset, timeout: timeout)
     }
 
     /// The log position this process appended last.
-    public var lastAppendedOffset: Int64 { events.signal.lastAppended }
+    public var lastAppendedOffset: Int64 { signal.lastAppended }
 
     // MARK: Consumer groups
 

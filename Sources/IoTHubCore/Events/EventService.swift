@@ -17,14 +17,18 @@ public final class EventService: Sendable {
     public let maximumBytes: Int64
     let metrics: HubMetrics?
     /// Wakes readers of the log (monitor streams, consumers) when this process appends.
-    public let signal = EventLogSignal()
+    public let signal: EventLogSignal
+    /// Message routing; `nil` sends every message to the built-in endpoint.
+    public let routing: RoutingService?
     /// Which partition of the built-in endpoint each device's messages go to.
     public let partitioner: EventHubPartitioner
 
     public init(store: any HubStore, retention: TimeInterval = 86_400, maximumBytes: Int64 = 1 << 30,
                 partitioner: EventHubPartitioner = EventHubPartitioner(count: 4), logger: Logger,
-                metrics: HubMetrics? = nil) {
+                metrics: HubMetrics? = nil, signal: EventLogSignal = EventLogSignal(), routing: RoutingService? = nil) {
         self.partitioner = partitioner
+        self.signal = signal
+        self.routing = routing
         self.metrics = metrics
         self.store = store
         self.retention = retention
@@ -78,8 +82,26 @@ public final class EventService: Sendable {
     /// Appends records (one event-loop tick's worth, from any number of sessions) to the durable log in one
     /// hand-off to the store; `completion` runs once, after the batch is committed, which is when the protocol
     /// heads may acknowledge every message in it.
+    ///
+    /// With routes, each message is stored once per endpoint it goes to (event streams, and storage endpoints'
+    /// outboxes, from which their batches are written later), all in the same transaction: a message is
+    /// acknowledged only once it is durable for every endpoint. A message that goes nowhere is acknowledged
+    /// without being stored, as IoT Hub drops it.
     /// - Parameter counts: messages per protocol name, for metrics.
     public func append(_ records: [EventRecord], counts: [(protocolName: String, messages: Int)],
+                       completion: @escaping @Sendable (Result<ClosedRange<Int64>, HubError>) -> Void) {
+        guard let routing, !routing.isPassThrough else { return persist(records, counts: counts, completion: completion) }
+        routing.route(records) { [self] routed in
+            guard !routed.isEmpty else {
+                for (name, messages) in counts { metrics?.messagesReceived(messages, protocol: name) }
+                let last = signal.lastAppended
+                return completion(.success(last...last))
+            }
+            persist(routed, counts: counts, completion: completion)
+        }
+    }
+
+    private func persist(_ records: [EventRecord], counts: [(protocolName: String, messages: Int)],
                        completion: @escaping @Sendable (Result<ClosedRange<Int64>, HubError>) -> Void) {
         let logger = self.logger
         let (metrics, signal) = (self.metrics, self.signal)

@@ -51,6 +51,18 @@ public final class HubMetrics: Sendable {
         counter("iothub_eventhub_events_out_total", []).increment(by: Int64(count))
     }
 
+    /// System events (twin changes, lifecycle, connection state) were stored for the endpoints routes sent them to.
+    public func systemEventsRouted(_ count: Int, source: String) {
+        counter("iothub_routing_system_events_total", [("source", source)]).increment(by: Int64(count))
+    }
+
+    /// A storage endpoint wrote a batch.
+    public func storageBatchWritten(endpoint: String, messages: Int, bytes: Int) {
+        counter("iothub_routing_storage_batches_total", [("endpoint", endpoint)]).increment()
+        counter("iothub_routing_storage_messages_total", [("endpoint", endpoint)]).increment(by: Int64(messages))
+        counter("iothub_routing_storage_bytes_total", [("endpoint", endpoint)]).increment(by: Int64(bytes))
+    }
+
     /// A twin operation completed.
     public func twinOperation(_ operation: String) {
         counter("iothub_twin_operations_total", [("operation", operation)]).increment()

@@ -9,8 +9,11 @@ public struct RegistryService: Sendable {
     let store: any HubStore
     let presence: PresenceDirectory
     let logger: Logger
+    /// Routes lifecycle events (created, deleted) when a route takes them.
+    let routing: RoutingService?
 
-    public init(store: any HubStore, presence: PresenceDirectory, logger: Logger) {
+    public init(store: any HubStore, presence: PresenceDirectory, logger: Logger, routing: RoutingService? = nil) {
+        self.routing = routing
         self.store = store
         self.presence = presence
         self.logger = logger
@@ -82,11 +85,15 @@ public struct RegistryService: Sendable {
         }
     }
 
-    /// What follows a stored change: a log line, and the end of the sessions a disabled or deleted identity had.
-    func finish(_ outcome: RegistryChangeOutcome) {
+    /// What follows a stored change: a log line, the end of the sessions a disabled or deleted identity had, and
+    /// a lifecycle event for routes that take them.
+    func finish(_ outcome: RegistryChangeOutcome, lastTwin: JSONObject? = nil) {
         switch outcome {
         case .created(let record):
             logger.info("identity created", metadata: ["identity": "\(record.identity)"])
+            if let routing, routing.routes(.deviceLifecycleEvents) {
+                routing.publish(.created(record.identity, twin: Self.lifecycleTwin(record)))
+            }
         case .updated(let record):
             if record.status == .disabled {
                 // Modules follow their device: disabling a device ends its modules' sessions too.
@@ -95,7 +102,15 @@ public struct RegistryService: Sendable {
         case .deleted(let record):
             for session in sessions(of: record.identity) { session.end(.deleted) }
             logger.info("identity deleted", metadata: ["identity": "\(record.identity)"])
+            if let routing, routing.routes(.deviceLifecycleEvents) {
+                routing.publish(.deleted(record.identity, twin: lastTwin ?? Self.lifecycleTwin(record)))
+            }
         }
+    }
+
+    /// The twin a lifecycle event carries for an identity whose stored twin is not at hand (a new one's).
+    static func lifecycleTwin(_ record: DeviceRecord) -> JSONObject {
+        TwinService.serviceView(Twin(createdAt: Timestamps.timestamp(record.statusUpdatedTime)), record: record)
     }
 
     /// Creates the identity, or updates it when it exists (IoT Hub's PUT without `If-Match` only creates).
@@ -113,7 +128,12 @@ public struct RegistryService: Sendable {
 
     /// Deletes an identity (a device takes its modules with it) and disconnects them.
     public func delete(_ identity: DeviceIdentity, condition: ETagCondition) async throws {
-        finish(.deleted(try await store.deleteDevice(identity, condition: condition)))
+        // A lifecycle event carries the twin as it was; read it first only when a route will take the event.
+        var lastTwin: JSONObject?
+        if let routing, routing.routes(.deviceLifecycleEvents), let (record, document) = try await store.twin(identity) {
+            lastTwin = (try? TwinService.decode(document, record: record)).map { TwinService.serviceView($0, record: record) }
+        }
+        finish(.deleted(try await store.deleteDevice(identity, condition: condition)), lastTwin: lastTwin)
     }
 
     /// Lists devices in id order.

@@ -24,12 +24,16 @@ public final class DeviceSessionRegistry: Sendable {
     private let presence: PresenceDirectory
     private let methods: MethodDispatcher
     private let metrics: HubMetrics
+    /// Routes connection-state events when a route takes them.
+    private let routing: RoutingService?
     /// Changes not yet handed to the store, and whether a writer is draining them. One writer at a time keeps
     /// them in order; it takes everything queued at once, so a connect storm costs one transaction per batch,
     /// not one per connect.
     private let pending = Mutex(Pending())
 
-    init(store: any HubStore, presence: PresenceDirectory, methods: MethodDispatcher, metrics: HubMetrics) {
+    init(store: any HubStore, presence: PresenceDirectory, methods: MethodDispatcher, metrics: HubMetrics,
+         routing: RoutingService? = nil) {
+        self.routing = routing
         self.store = store
         self.presence = presence
         self.methods = methods
@@ -37,6 +41,10 @@ public final class DeviceSessionRegistry: Sendable {
     }
 
     private func record(_ change: ConnectionChange) {
+        if let routing, routing.routes(.deviceConnectionStateEvents) {
+            routing.publish(.connection(change.identity, connected: change.state == .connected,
+                                        sequenceNumber: routing.nextConnectionSequenceNumber(at: change.time), at: change.time))
+        }
         let startWriter = pending.withLock { pending in
             pending.changes.append(change)
             guard !pending.writing else { return false }

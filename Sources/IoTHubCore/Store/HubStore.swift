@@ -127,7 +127,7 @@ public protocol HubStore: Sendable {
     /// their sequence numbers: consecutive, the first record's first.
     func appendEvents(_ records: [EventRecord],
                       completion: @escaping @Sendable (Result<ClosedRange<Int64>, Error>) -> Void)
-    /// Messages after `sequenceNumber`, oldest first, optionally for one device.
+    /// The built-in endpoint's messages after `sequenceNumber`, oldest first, optionally for one device.
     func events(after sequenceNumber: Int64, deviceId: String?, limit: Int) async throws -> [StoredEvent]
     /// The newest sequence number (0 when empty).
     func lastEventSequenceNumber() async throws -> Int64
@@ -140,12 +140,13 @@ public protocol HubStore: Sendable {
     /// Stores a setting.
     func saveSetting(_ key: String, _ value: String) async throws
     /// A partition's messages with a partition sequence number above `sequenceNumber`, oldest first.
-    func partitionEvents(_ partition: Int, after sequenceNumber: Int64, limit: Int) async throws -> [StoredEvent]
+    /// - Parameter stream: the event stream (0 is the built-in endpoint, others custom event-stream endpoints).
+    func partitionEvents(_ partition: Int, stream: Int, after sequenceNumber: Int64, limit: Int) async throws -> [StoredEvent]
     /// What a partition holds and last received.
-    func partitionState(_ partition: Int) async throws -> EventPartitionState
+    func partitionState(_ partition: Int, stream: Int) async throws -> EventPartitionState
     /// The partition sequence number just before the first message at or after `position`: a reader that starts
     /// there reads from `position` on. A position past the newest message gives the newest's.
-    func partitionCursor(_ partition: Int, at position: EventPosition) async throws -> Int64
+    func partitionCursor(_ partition: Int, stream: Int, at position: EventPosition) async throws -> Int64
     /// The consumer groups created for an event stream (`$Default` is implicit and not stored), by name.
     func consumerGroups(entity: String) async throws -> [ConsumerGroupRecord]
     /// Creates a consumer group; `false` when one of that name (compared without case) exists.
@@ -187,6 +188,38 @@ public protocol HubStore: Sendable {
     func pendingFileNotifications(excluding taken: Set<String>, limit: Int) async throws -> [FileUploadRecord]
     /// Marks notifications a back end accepted.
     func markFileNotificationsDelivered(_ correlationIds: [String]) async throws
+
+    // MARK: Routing
+    /// Up to `limit` routed messages a storage endpoint has not written yet, oldest first.
+    func outbox(endpoint: String, limit: Int) async throws -> [OutboxMessage]
+    /// What a storage endpoint's outbox holds: messages, bytes and the oldest's enqueued time (ms), or `nil` when empty.
+    func outboxSummary(endpoint: String) async throws -> (messages: Int, bytes: Int64, oldestMilliseconds: Int64)?
+    /// Removes written messages (ids up to and including `id`) from a storage endpoint's outbox.
+    func removeFromOutbox(endpoint: String, through id: Int64) async throws
+    /// Removes every message of an endpoint's outbox (the endpoint was deleted); returns how many.
+    func clearOutbox(endpoint: String) async throws -> Int
+}
+
+/// A routed message waiting in a storage endpoint's outbox.
+public struct OutboxMessage: Sendable {
+    /// Its position in the outbox.
+    public var id: Int64
+    /// The built-in endpoint's partition of its sender, for the blob name.
+    public var partition: Int
+    public var enqueuedMilliseconds: Int64
+    public var body: [UInt8]
+    public var properties: [String: String]
+    public var system: [String: String]
+
+    public init(id: Int64, partition: Int, enqueuedMilliseconds: Int64, body: [UInt8], properties: [String: String],
+                system: [String: String]) {
+        self.id = id
+        self.partition = partition
+        self.enqueuedMilliseconds = enqueuedMilliseconds
+        self.body = body
+        self.properties = properties
+        self.system = system
+    }
 }
 
 /// A cloud-to-device message in a device queue.
@@ -226,6 +259,21 @@ public struct ConnectionChange: Sendable {
 }
 
 extension HubStore {
+    /// The built-in endpoint's ``partitionEvents(_:stream:after:limit:)``.
+    public func partitionEvents(_ partition: Int, after sequenceNumber: Int64, limit: Int) async throws -> [StoredEvent] {
+        try await partitionEvents(partition, stream: 0, after: sequenceNumber, limit: limit)
+    }
+
+    /// The built-in endpoint's ``partitionState(_:stream:)``.
+    public func partitionState(_ partition: Int) async throws -> EventPartitionState {
+        try await partitionState(partition, stream: 0)
+    }
+
+    /// The built-in endpoint's ``partitionCursor(_:stream:at:)``.
+    public func partitionCursor(_ partition: Int, at position: EventPosition) async throws -> Int64 {
+        try await partitionCursor(partition, stream: 0, at: position)
+    }
+
     /// Records one identity's connection state and activity without changing its etag.
     public func recordConnection(_ identity: DeviceIdentity, state: ConnectionState, at time: Date) async throws {
         try await recordConnections([ConnectionChange(identity, state, at: time)])

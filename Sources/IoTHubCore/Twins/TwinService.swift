@@ -10,9 +10,12 @@ public struct TwinService: Sendable {
     let logger: Logger
     let limits: TwinLimits
     let metrics: HubMetrics?
+    /// Routes twin-change events, and forgets twins it cached for conditions.
+    let routing: RoutingService?
 
     public init(store: any HubStore, presence: PresenceDirectory, logger: Logger, limits: TwinLimits = .iotHub,
-                metrics: HubMetrics? = nil) {
+                metrics: HubMetrics? = nil, routing: RoutingService? = nil) {
+        self.routing = routing
         self.metrics = metrics
         self.store = store
         self.presence = presence
@@ -39,14 +42,23 @@ public struct TwinService: Sendable {
         let patch = try Self.parse(body)
         let limits = self.limits
         defer { metrics?.twinOperation("reported_patch") }
-        return try await store.updateTwin(identity) { record, document in
+        let (version, twinVersion) = try await store.updateTwin(identity) { record, document in
             var twin = try Self.decode(document, record: record)
             let version: Int64
             do { version = try twin.applyReportedPatch(patch, at: Timestamps.timestamp(now), limits: limits) } catch {
                 throw HubError.invalid("\(error)")
             }
-            return (Self.encode(twin), version)
+            return (Self.encode(twin), (version, twin.version))
         }
+        if let routing {
+            routing.twinChanged(identity)
+            if routing.routes(.twinChangeEvents), var reported = patch.objectValue {
+                reported["$version"] = .integer(version)
+                routing.publish(.twinChanged(identity, replaced: false, body: [
+                    "version": .integer(twinVersion), "properties": ["reported": .object(reported)]], at: now))
+            }
+        }
+        return version
     }
 
     /// `PATCH /twins/{id}` (merge) or `PUT /twins/{id}` (replace) from the service; notifies a connected device of
@@ -74,7 +86,33 @@ public struct TwinService: Sendable {
         if let (patch, version) = notification {
             notify(identity, patch: patch, version: version)
         }
+        if let routing {
+            routing.twinChanged(identity)
+            if routing.routes(.twinChangeEvents) {
+                publishChange(identity, view: view, body: body, desiredPatch: notification, replace: replace, at: now, to: routing)
+            }
+        }
         return view
+    }
+
+    /// A twin-change event: the new twin version, and what changed: the tags (all of them for a replacement,
+    /// those patched otherwise) and the desired properties (the patch, or all of them, with their `$version`).
+    private func publishChange(_ identity: DeviceIdentity, view: JSONObject, body: JSONValue,
+                               desiredPatch: (JSONObject, Int64)?, replace: Bool, at time: Date, to routing: RoutingService) {
+        var event: JSONObject = ["version": view["version"] ?? .integer(0)]
+        if replace {
+            event["tags"] = view["tags"] ?? .object([:])
+            if let desired = view["properties"]?["desired"] { event["properties"] = ["desired": desired] }
+        } else {
+            if let tags = body["tags"], !tags.isNull { event["tags"] = tags }
+            if let (patch, version) = desiredPatch {
+                var desired = patch
+                desired["$version"] = .integer(version)
+                event["properties"] = ["desired": .object(desired)]
+            }
+        }
+        guard event.count > 1 else { return }
+        routing.publish(.twinChanged(identity, replaced: replace, body: event, at: time))
     }
 
     /// Sends a desired patch to the device if it is connected and subscribed.

@@ -47,6 +47,11 @@ public enum IoTHubErrorCode: Int, Sendable, Hashable, CaseIterable {
     case consumerGroupNotFound = 404150
     /// A consumer group of that name already exists on the event stream (this hub's own code, as above).
     case consumerGroupAlreadyExists = 409150
+    /// The routing endpoint, route or enrichment does not exist. (IoT Hub manages routing through Azure Resource
+    /// Manager; this hub serves it itself, with this code.)
+    case routingResourceNotFound = 404160
+    /// A routing endpoint, route or enrichment of that name already exists (this hub's own code, as above).
+    case routingResourceAlreadyExists = 409160
     /// The device is not connected, so a direct method cannot be delivered.
     case deviceNotOnline = 404103
     /// The device or module already exists.
@@ -88,6 +93,8 @@ public enum IoTHubErrorCode: Int, Sendable, Hashable, CaseIterable {
         case .certificateNotFound: "CertificateNotFound"
         case .consumerGroupNotFound: "ConsumerGroupNotFound"
         case .consumerGroupAlreadyExists: "ConsumerGroupAlreadyExists"
+        case .routingResourceNotFound: "RoutingResourceNotFound"
+        case .routingResourceAlreadyExists: "RoutingResourceAlreadyExists"
         case .deviceNotOnline: "DeviceNotOnline"
         case .deviceAlreadyExists: "DeviceAlreadyExists"
         case .moduleAlreadyExistsOnDevice: "ModuleAlreadyExistsOnDevice"

@@ -17,10 +17,9 @@ extension AMQPConnectionHandler {
         guard services.authenticator.isHubName(audience.host) else {
             return refuseToken(request, link, "audience '\(request.audience)' names host '\(audience.host)'; this hub is '\(services.hostName)'")
         }
-        let eventHub = services.eventHub
-        guard eventHub.isNamed(audience.entity) else {
-            return refuseToken(request, link, "there is no event hub '\(audience.entity)'; this hub's built-in endpoint is '\(eventHub.name)'",
-                               status: 404)
+        guard services.routing.eventStream(named: audience.entity) != nil else {
+            return refuseToken(request, link, "there is no event hub '\(audience.entity)'; this hub serves "
+                               + services.routing.eventStreamNames.map { "'\($0)'" }.joined(separator: ", "), status: 404)
         }
         do {
             let policy = try services.authenticator.authorizeService(request.token, requires: [.serviceConnect],
@@ -54,10 +53,10 @@ extension AMQPConnectionHandler {
     /// once the consumer group is checked and its starting position found.
     func attachEventHubReceiver(_ link: OpaquePointer, role: AMQPLink.Role, entity: String, consumerGroup: String,
                                 partitionId: String) {
-        let eventHub = services.eventHub
-        guard eventHub.isNamed(entity) else {
+        guard let eventHub = services.routing.eventStream(named: entity) else {
             return refuseLink(link, condition: "amqp:not-found",
-                              description: "the messaging entity '\(entity)' could not be found; this hub's built-in endpoint is '\(eventHub.name)'")
+                              description: "the messaging entity '\(entity)' could not be found; this hub serves "
+                                  + services.routing.eventStreamNames.map { "'\($0)'" }.joined(separator: ", "))
         }
         guard eventHubGranted("/\(entity)/consumergroups/\(consumerGroup)") else {
             return refuseLink(link, condition: "amqp:unauthorized-access",
@@ -90,24 +89,24 @@ extension AMQPConnectionHandler {
             case .success(let found?):
                 cursor = found
             }
-            claimAndOpen(link, role: role, partition: partition, epoch: epoch, cursor: cursor,
+            claimAndOpen(link, role: role, stream: eventHub, partition: partition, epoch: epoch, cursor: cursor,
                          key: PartitionOwnership.Key(entity: eventHub.name, consumerGroup: consumerGroup, partition: partition))
         }
     }
 
-    private func claimAndOpen(_ link: OpaquePointer, role: AMQPLink.Role, partition: Int, epoch: Int64?, cursor: Int64,
-                              key: PartitionOwnership.Key) {
+    private func claimAndOpen(_ link: OpaquePointer, role: AMQPLink.Role, stream: EventHubService, partition: Int,
+                              epoch: Int64?, cursor: Int64, key: PartitionOwnership.Key) {
         guard let context else { return }
         let loop = context.eventLoop
         let handler = NIOLoopBound(self, eventLoop: loop)
-        let decision = services.eventHub.ownership.claim(key, epoch: epoch) { claim, byEpoch in
+        let decision = stream.ownership.claim(key, epoch: epoch) { claim, byEpoch in
             loop.execute { handler.value.evictEventHubReceiver(claim, byEpoch: byEpoch) }
         }
         switch decision {
         case .granted(let claim):
             openLink(link, role: role)
-            guard let state = links[link] else { return services.eventHub.ownership.release(claim) }
-            state.eventHub = EventHubReceiverState(partition: partition, cursor: cursor, claim: claim)
+            guard let state = links[link] else { return stream.ownership.release(claim) }
+            state.eventHub = EventHubReceiverState(stream: stream, partition: partition, cursor: cursor, claim: claim)
             logger.debug("Event Hubs receiver attached", metadata: [
                 "partition": "\(key)", "epoch": "\(epoch.map(String.init) ?? "none")", "cursor": "\(cursor)",
             ])
@@ -170,7 +169,7 @@ extension AMQPConnectionHandler {
         let credit = Int(pn_link_credit(link.link))
         guard credit > 0 else { return }
         receiver.busy = true
-        let eventHub = services.eventHub
+        let eventHub = receiver.stream
         let (partition, cursor) = (receiver.partition, receiver.cursor)
         let observed = eventHub.lastAppendedOffset
         perform({ try await eventHub.read(partition, after: cursor, limit: min(credit, 256)) }) { [self] result in
@@ -198,7 +197,7 @@ extension AMQPConnectionHandler {
     private func waitForEvents(on link: AMQPLink, after offset: Int64) {
         guard let receiver = link.eventHub else { return }
         receiver.busy = true
-        let eventHub = services.eventHub
+        let eventHub = receiver.stream
         perform({ await eventHub.waitForAppend(after: offset, timeout: .seconds(1)) }) { [self] _ in
             receiver.busy = false
             sendEvents(on: link)
@@ -223,12 +222,12 @@ extension AMQPConnectionHandler {
             return answerManagement(EventHubManagementRequest.answer(to: message.messageId, status: error.status,
                                                                      description: error.reason), on: link)
         }
-        let eventHub = services.eventHub
-        guard eventHub.isNamed(request.name) else {
+        guard let eventHub = services.routing.eventStream(named: request.name) else {
             logRefusal("$management request refused", reason: "no event hub '\(request.name)'")
             return answerManagement(EventHubManagementRequest.answer(
                 to: request.messageId, status: 404,
-                description: "the messaging entity '\(request.name)' could not be found; this hub's built-in endpoint is '\(eventHub.name)'"),
+                description: "the messaging entity '\(request.name)' could not be found; this hub serves "
+                    + services.routing.eventStreamNames.map { "'\($0)'" }.joined(separator: ", ")),
                 on: link)
         }
         var authorized = eventHubGranted("/\(eventHub.name)")

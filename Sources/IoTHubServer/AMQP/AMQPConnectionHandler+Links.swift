@@ -118,7 +118,7 @@ extension AMQPConnectionHandler {
             releaseFileNotifications(Array(state.fileNotifications.values))
             state.fileNotifications.removeAll()
         case .eventHubReceiver:
-            if let receiver = state.eventHub { services.eventHub.ownership.release(receiver.claim) }
+            if let receiver = state.eventHub { receiver.stream.ownership.release(receiver.claim) }
         default:
             break
         }

@@ -111,6 +111,8 @@ final class AMQPLink {
 
 /// An Event Hubs receiver link's reading position.
 final class EventHubReceiverState {
+    /// The event stream it reads (the built-in endpoint, or a custom event-stream endpoint).
+    let stream: EventHubService
     let partition: Int
     /// The partition sequence number of the last event sent.
     var cursor: Int64
@@ -119,7 +121,8 @@ final class EventHubReceiverState {
     /// A read from the store, or a wait for new events, is under way.
     var busy = false
 
-    init(partition: Int, cursor: Int64, claim: PartitionOwnership.Claim) {
+    init(stream: EventHubService, partition: Int, cursor: Int64, claim: PartitionOwnership.Claim) {
+        self.stream = stream
         self.partition = partition
         self.cursor = cursor
         self.claim = claim

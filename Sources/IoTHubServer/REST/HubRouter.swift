@@ -23,6 +23,7 @@ public enum HubRouter {
         FileUploadController(hub: hub).register(on: router)
         FilesController(hub: hub).register(on: router)
         EventHubController(hub: hub).register(on: router)
+        RoutingController(hub: hub).register(on: router)
         return HubResponderBuilder(router: router)
     }
 }

@@ -129,6 +129,12 @@ public final class HubServer: Sendable {
                 }, logger: logger))
         }
         applications.append(MaintenanceService(events: services.events, logger: logger))
+        try await services.routing.refresh()
+        applications.append(RoutingMaintenance(
+            routing: services.routing,
+            writer: StorageEndpointWriter(routing: services.routing, store: services.store,
+                                          blobs: services.fileUploads?.storage, logger: logger, metrics: services.metrics),
+            logger: logger))
         // Listed last so that graceful shutdown (in reverse order) ends device sessions first.
         // MQTT asks for client certificates (X.509 devices) but does not require them (SAS devices send none).
         var mqttTLS = tls
@@ -219,6 +225,38 @@ public enum HubEndpoint: String, Sendable, Hashable, CaseIterable {
     case amqp
     /// The storage (blob) endpoint for file uploads, over HTTPS.
     case storage
+}
+
+/// Routing's housekeeping: picks up configuration changes made by other hub nodes, and writes storage endpoints'
+/// batches when they are due; on shutdown it writes what is due one last time.
+struct RoutingMaintenance: Service {
+    let routing: RoutingService
+    let writer: StorageEndpointWriter
+    let logger: Logger
+    var interval: Duration = .seconds(5)
+
+    func run() async throws {
+        do {
+            try await cancelWhenGracefulShutdown {
+                while true {
+                    await round()
+                    try await Task.sleep(for: interval)
+                }
+            }
+        } catch is CancellationError {
+            // Graceful shutdown.
+        }
+        await round()
+    }
+
+    private func round() async {
+        do { try await routing.refresh() } catch {
+            logger.warning("reading the routing configuration failed", metadata: ["error": "\(error)"])
+        }
+        do { try await writer.flush() } catch {
+            logger.warning("writing a storage endpoint's batch failed; it stays queued", metadata: ["error": "\(error)"])
+        }
+    }
 }
 
 /// Periodic housekeeping: telemetry retention and size bound.

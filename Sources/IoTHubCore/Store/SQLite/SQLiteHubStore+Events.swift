@@ -1,6 +1,12 @@
 import Foundation
 import IoTHubProtocol
 
+/// A partition of one event stream.
+private struct PartitionKey: Hashable {
+    var stream: Int
+    var partition: Int
+}
+
 /// A partition's newest message while a batch is appended.
 private struct PartitionTail {
     var sequence: Int64
@@ -15,48 +21,71 @@ extension SQLiteHubStore {
         guard !records.isEmpty else { return completion(.failure(SQLiteError(code: 1, message: "no records to append", sql: nil))) }
         executor.write({ db in
             let insert = try db.statement("""
-                INSERT INTO events (device_id, module_id, enqueued_ms, body, properties, system, size, partition, partition_seq)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO events (device_id, module_id, enqueued_ms, body, properties, system, size, partition, partition_seq, stream)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
-            // Each partition numbers its messages from 0 without gaps; the numbers live in `event_partitions`
-            // (a row per partition) so that retention never renumbers.
-            var partitions: [Int: PartitionTail] = [:]
-            let tails = try db.statement("SELECT partition, last_seq, last_offset, last_enqueued_ms FROM event_partitions")
+            // Each stream's partitions number their messages from 0 without gaps; the numbers live in
+            // `stream_partitions` (a row per stream and partition) so that retention never renumbers.
+            var partitions: [PartitionKey: PartitionTail] = [:]
+            let tails = try db.statement("SELECT stream, partition, last_seq, last_offset, last_enqueued_ms FROM stream_partitions")
             while try tails.step() {
-                partitions[Int(tails.column(0).integer ?? 0)] = PartitionTail(
-                    sequence: tails.column(1).integer ?? -1, offset: tails.column(2).integer ?? -1,
-                    enqueued: tails.column(3).integer ?? 0, touched: false)
+                partitions[PartitionKey(stream: Int(tails.column(0).integer ?? 0), partition: Int(tails.column(1).integer ?? 0))] =
+                    PartitionTail(sequence: tails.column(2).integer ?? -1, offset: tails.column(3).integer ?? -1,
+                                  enqueued: tails.column(4).integer ?? 0, touched: false)
             }
             tails.reset()
-            var first: Int64 = 0
+            var outbox: SQLiteStatement?
+            var first: Int64?
             var bytes: Int64 = 0
-            for (index, record) in records.enumerated() {
-                let sequence = (partitions[record.partition]?.sequence ?? -1) + 1
-                try Self.insert(record, partitionSequence: sequence, with: insert)
-                let offset = db.lastInsertRowID
-                if index == 0 { first = offset }
-                partitions[record.partition] = PartitionTail(sequence: sequence, offset: offset,
-                                                             enqueued: record.enqueuedMilliseconds, touched: true)
-                bytes += record.size
+            for record in records {
+                switch record.destination {
+                case .stream(let stream):
+                    let key = PartitionKey(stream: stream, partition: record.partition)
+                    let sequence = (partitions[key]?.sequence ?? -1) + 1
+                    try Self.insert(record, partitionSequence: sequence, stream: stream, with: insert)
+                    let offset = db.lastInsertRowID
+                    if first == nil { first = offset }
+                    partitions[key] = PartitionTail(sequence: sequence, offset: offset,
+                                                    enqueued: record.enqueuedMilliseconds, touched: true)
+                    bytes += record.size
+                case .storage(let endpoint):
+                    if outbox == nil {
+                        outbox = try db.statement("""
+                            INSERT INTO route_outbox (endpoint, partition, enqueued_ms, body, properties, system, size)
+                            VALUES (?, ?, ?, ?, ?, ?, ?)
+                            """)
+                    }
+                    try outbox!.bind([.text(endpoint), .integer(Int64(record.partition)), .integer(record.enqueuedMilliseconds),
+                                      .blob(record.body), .text(String(decoding: record.properties, as: UTF8.self)),
+                                      .text(String(decoding: record.system, as: UTF8.self)), .integer(record.size)])
+                    try outbox!.run()
+                }
+            }
+            guard let first else {
+                // Nothing went to a stream (every record was for storage endpoints): the log's newest position.
+                let newest = try db.query("SELECT COALESCE(MAX(seq), 0) FROM events")[0][0].integer ?? 0
+                return newest...newest
             }
             let last = db.lastInsertRowID
             let grow = try db.statement("UPDATE event_log_size SET bytes = bytes + ? WHERE id = 1")
             try grow.bind(1, integer: bytes)
             try grow.run()
             let tail = try db.statement("""
-                INSERT OR REPLACE INTO event_partitions (partition, last_seq, last_offset, last_enqueued_ms) VALUES (?, ?, ?, ?)
+                INSERT OR REPLACE INTO stream_partitions (stream, partition, last_seq, last_offset, last_enqueued_ms)
+                VALUES (?, ?, ?, ?, ?)
                 """)
-            for (partition, state) in partitions where state.touched {
-                try tail.bind([.integer(Int64(partition)), .integer(state.sequence), .integer(state.offset),
-                               .integer(state.enqueued)])
+            for (key, state) in partitions where state.touched {
+                try tail.bind([.integer(Int64(key.stream)), .integer(Int64(key.partition)), .integer(state.sequence),
+                               .integer(state.offset), .integer(state.enqueued)])
                 try tail.run()
             }
-            return first...last
+            return first...max(first, last)
         }, completion: completion)
     }
 
     /// Binds one record without copying its bytes and runs the insert.
-    private static func insert(_ record: EventRecord, partitionSequence: Int64, with insert: SQLiteStatement) throws {
+    private static func insert(_ record: EventRecord, partitionSequence: Int64, stream: Int,
+                               with insert: SQLiteStatement) throws {
         var deviceId = record.identity.deviceId
         var moduleId = record.identity.moduleId ?? ""
         try deviceId.withUTF8 { device in
@@ -73,6 +102,7 @@ extension SQLiteHubStore {
                             try insert.bind(7, integer: record.size)
                             try insert.bind(8, integer: Int64(record.partition))
                             try insert.bind(9, integer: partitionSequence)
+                            try insert.bind(10, integer: Int64(stream))
                             try insert.run()
                         }
                     }
@@ -86,10 +116,10 @@ extension SQLiteHubStore {
             let rows: [[SQLiteValue]]
             let columns = Self.eventColumns
             if let deviceId {
-                rows = try db.query("SELECT \(columns) FROM events WHERE device_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+                rows = try db.query("SELECT \(columns) FROM events WHERE device_id = ? AND seq > ? AND stream = 0 ORDER BY seq LIMIT ?",
                                     [.text(deviceId), .integer(sequenceNumber), .integer(Int64(limit))])
             } else {
-                rows = try db.query("SELECT \(columns) FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+                rows = try db.query("SELECT \(columns) FROM events WHERE seq > ? AND stream = 0 ORDER BY seq LIMIT ?",
                                     [.integer(sequenceNumber), .integer(Int64(limit))])
             }
             return rows.map(Self.storedEvent)
@@ -124,33 +154,36 @@ extension SQLiteHubStore {
         }
     }
 
-    public func partitionEvents(_ partition: Int, after sequenceNumber: Int64, limit: Int) async throws -> [StoredEvent] {
+    public func partitionEvents(_ partition: Int, stream: Int, after sequenceNumber: Int64, limit: Int) async throws -> [StoredEvent] {
         try await executor.read { db in
             try db.query("""
-                SELECT \(Self.eventColumns) FROM events WHERE partition = ? AND partition_seq > ?
+                SELECT \(Self.eventColumns) FROM events WHERE stream = ? AND partition = ? AND partition_seq > ?
                 ORDER BY partition_seq LIMIT ?
-                """, [.integer(Int64(partition)), .integer(sequenceNumber), .integer(Int64(limit))]).map(Self.storedEvent)
+                """, [.integer(Int64(stream)), .integer(Int64(partition)), .integer(sequenceNumber), .integer(Int64(limit))])
+                .map(Self.storedEvent)
         }
     }
 
-    public func partitionState(_ partition: Int) async throws -> EventPartitionState {
+    public func partitionState(_ partition: Int, stream: Int) async throws -> EventPartitionState {
         try await executor.read { db in
-            let tail = try db.query("SELECT last_seq, last_offset, last_enqueued_ms FROM event_partitions WHERE partition = ?",
-                                    [.integer(Int64(partition))]).first
+            let key: [SQLiteValue] = [.integer(Int64(stream)), .integer(Int64(partition))]
+            let tail = try db.query("SELECT last_seq, last_offset, last_enqueued_ms FROM stream_partitions WHERE stream = ? AND partition = ?",
+                                    key).first
             let last = tail?[0].integer ?? -1
-            let begin = try db.query("SELECT partition_seq FROM events WHERE partition = ? ORDER BY partition_seq LIMIT 1",
-                                     [.integer(Int64(partition))]).first?.first?.integer
+            let begin = try db.query("SELECT partition_seq FROM events WHERE stream = ? AND partition = ? ORDER BY partition_seq LIMIT 1",
+                                     key).first?.first?.integer
             return EventPartitionState(beginSequenceNumber: begin ?? last, lastSequenceNumber: last,
                                        lastOffset: tail?[1].integer ?? -1, lastEnqueuedMilliseconds: tail?[2].integer ?? 0,
                                        isEmpty: begin == nil)
         }
     }
 
-    public func partitionCursor(_ partition: Int, at position: EventPosition) async throws -> Int64 {
+    public func partitionCursor(_ partition: Int, stream: Int, at position: EventPosition) async throws -> Int64 {
         try await executor.read { db in
             let p = SQLiteValue.integer(Int64(partition))
+            let s = SQLiteValue.integer(Int64(stream))
             func newest() throws -> Int64 {
-                try db.query("SELECT last_seq FROM event_partitions WHERE partition = ?", [p]).first?.first?.integer ?? -1
+                try db.query("SELECT last_seq FROM stream_partitions WHERE stream = ? AND partition = ?", [s, p]).first?.first?.integer ?? -1
             }
             /// The cursor before the first row the query finds, or the newest when none.
             func before(_ sql: String, _ arguments: [SQLiteValue]) throws -> Int64 {
@@ -168,13 +201,13 @@ extension SQLiteHubStore {
                 // The offset is the log's sequence number (a rowid): found directly when it is in this partition.
                 let first = inclusive ? offset : offset + 1
                 return try before("""
-                    SELECT partition_seq FROM events WHERE seq >= ? AND partition = ? ORDER BY seq LIMIT 1
-                    """, [.integer(first), p])
+                    SELECT partition_seq FROM events WHERE seq >= ? AND stream = ? AND partition = ? ORDER BY seq LIMIT 1
+                    """, [.integer(first), s, p])
             case .enqueuedTime(let milliseconds, let inclusive):
                 return try before("""
-                    SELECT partition_seq FROM events WHERE partition = ? AND enqueued_ms \(inclusive ? ">=" : ">") ?
+                    SELECT partition_seq FROM events WHERE stream = ? AND partition = ? AND enqueued_ms \(inclusive ? ">=" : ">") ?
                     ORDER BY partition_seq LIMIT 1
-                    """, [p, .integer(milliseconds)])
+                    """, [s, p, .integer(milliseconds)])
             }
         }
     }
@@ -228,6 +261,44 @@ extension SQLiteHubStore {
         try await executor.write { db in
             try db.query("DELETE FROM consumer_groups WHERE entity = ? AND name = ?", [.text(entity), .text(name)])
             return db.changes > 0
+        }
+    }
+}
+
+// MARK: - Routing outbox
+
+extension SQLiteHubStore {
+    public func outbox(endpoint: String, limit: Int) async throws -> [OutboxMessage] {
+        try await executor.read { db in
+            try db.query("""
+                SELECT id, partition, enqueued_ms, body, properties, system FROM route_outbox WHERE endpoint = ?
+                ORDER BY id LIMIT ?
+                """, [.text(endpoint), .integer(Int64(limit))]).map { row in
+                OutboxMessage(id: row[0].integer ?? 0, partition: Int(row[1].integer ?? 0), enqueuedMilliseconds: row[2].integer ?? 0,
+                              body: row[3].bytes ?? [], properties: PropertyCoding.decode(row[4]), system: PropertyCoding.decode(row[5]))
+            }
+        }
+    }
+
+    public func outboxSummary(endpoint: String) async throws -> (messages: Int, bytes: Int64, oldestMilliseconds: Int64)? {
+        try await executor.read { db in
+            let row = try db.query("SELECT COUNT(*), COALESCE(SUM(size), 0), MIN(enqueued_ms) FROM route_outbox WHERE endpoint = ?",
+                                   [.text(endpoint)])[0]
+            guard let count = row[0].integer, count > 0 else { return nil }
+            return (Int(count), row[1].integer ?? 0, row[2].integer ?? 0)
+        }
+    }
+
+    public func removeFromOutbox(endpoint: String, through id: Int64) async throws {
+        try await executor.write { db in
+            try db.query("DELETE FROM route_outbox WHERE endpoint = ? AND id <= ?", [.text(endpoint), .integer(id)])
+        }
+    }
+
+    public func clearOutbox(endpoint: String) async throws -> Int {
+        try await executor.write { db in
+            try db.query("DELETE FROM route_outbox WHERE endpoint = ?", [.text(endpoint)])
+            return db.changes
         }
     }
 }

@@ -15,8 +15,11 @@ public final class SQLiteHubStore: HubStore {
     /// 3: `events` has Event Hubs partitions: each message's `partition` and its `partition_seq` (from 0, without
     /// gaps within the partition), indexed together so a partition reader seeks; `event_partitions` keeps each
     /// partition's last sequence number, offset and time through retention. `meta.setting.event_partitions` is the count.
+    /// 4: `events` has a `stream` (0 is the built-in endpoint; a custom event-stream endpoint has its own number),
+    /// partitions are numbered per stream (`stream_partitions` replaces `event_partitions`), and `route_outbox`
+    /// holds routed messages a storage endpoint has not written yet (the durable routing log).
     /// Tables added later without a version step (`file_uploads`) are created when missing.
-    static let schemaVersion: Int64 = 3
+    static let schemaVersion: Int64 = 4
     /// The partition count a data directory from before partitions gets.
     static let defaultPartitionCount = 4
 
@@ -52,10 +55,16 @@ public final class SQLiteHubStore: HubStore {
             CREATE TABLE IF NOT EXISTS events (
                 seq INTEGER PRIMARY KEY AUTOINCREMENT, device_id TEXT NOT NULL, module_id TEXT NOT NULL,
                 enqueued_ms INTEGER NOT NULL, body BLOB NOT NULL, properties TEXT NOT NULL, system TEXT NOT NULL,
-                size INTEGER NOT NULL, partition INTEGER NOT NULL DEFAULT 0, partition_seq INTEGER NOT NULL DEFAULT 0);
-            CREATE TABLE IF NOT EXISTS event_partitions (
-                partition INTEGER PRIMARY KEY, last_seq INTEGER NOT NULL, last_offset INTEGER NOT NULL,
-                last_enqueued_ms INTEGER NOT NULL);
+                size INTEGER NOT NULL, partition INTEGER NOT NULL DEFAULT 0, partition_seq INTEGER NOT NULL DEFAULT 0,
+                stream INTEGER NOT NULL DEFAULT 0);
+            CREATE TABLE IF NOT EXISTS stream_partitions (
+                stream INTEGER NOT NULL, partition INTEGER NOT NULL, last_seq INTEGER NOT NULL, last_offset INTEGER NOT NULL,
+                last_enqueued_ms INTEGER NOT NULL, PRIMARY KEY (stream, partition)) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS route_outbox (
+                id INTEGER PRIMARY KEY AUTOINCREMENT, endpoint TEXT NOT NULL, partition INTEGER NOT NULL,
+                enqueued_ms INTEGER NOT NULL, body BLOB NOT NULL, properties TEXT NOT NULL, system TEXT NOT NULL,
+                size INTEGER NOT NULL);
+            CREATE INDEX IF NOT EXISTS route_outbox_by_endpoint ON route_outbox (endpoint, id);
             CREATE TABLE IF NOT EXISTS event_log_size (id INTEGER PRIMARY KEY CHECK (id = 1), bytes INTEGER NOT NULL);
             INSERT OR IGNORE INTO event_log_size (id, bytes) SELECT 1, COALESCE(SUM(size), 0) FROM events;
             CREATE TABLE IF NOT EXISTS c2d (
@@ -94,7 +103,11 @@ public final class SQLiteHubStore: HubStore {
             try migratePartitions(db)
             version = "3"
         }
-        try db.execute("CREATE INDEX IF NOT EXISTS events_by_partition ON events (partition, partition_seq)")
+        if version == "3" {
+            try migrateStreams(db)
+            version = "4"
+        }
+        try db.execute("CREATE INDEX IF NOT EXISTS events_by_stream ON events (stream, partition, partition_seq)")
         guard version == String(schemaVersion) else {
             throw SQLiteError(code: 1, message: "the database has schema version \(version ?? "?"); this hub understands \(schemaVersion). Use a matching hub version or a new --data-dir", sql: nil)
         }
@@ -106,6 +119,9 @@ public final class SQLiteHubStore: HubStore {
         try db.execute("""
             ALTER TABLE events ADD COLUMN partition INTEGER NOT NULL DEFAULT 0;
             ALTER TABLE events ADD COLUMN partition_seq INTEGER NOT NULL DEFAULT 0;
+            CREATE TABLE IF NOT EXISTS event_partitions (
+                partition INTEGER PRIMARY KEY, last_seq INTEGER NOT NULL, last_offset INTEGER NOT NULL,
+                last_enqueued_ms INTEGER NOT NULL);
             """)
         let count = Int(try db.query("SELECT value FROM meta WHERE key = 'setting.event_partitions'").first?.first?.text ?? "")
             ?? defaultPartitionCount
@@ -133,6 +149,18 @@ public final class SQLiteHubStore: HubStore {
         }
         try db.query("INSERT OR IGNORE INTO meta (key, value) VALUES ('setting.event_partitions', ?)", [.text(String(count))])
         try db.query("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    }
+
+    /// Version 3 → 4: every kept message is the built-in endpoint's (stream 0), and so are the partitions' tails.
+    private static func migrateStreams(_ db: SQLiteConnection) throws {
+        try db.execute("""
+            ALTER TABLE events ADD COLUMN stream INTEGER NOT NULL DEFAULT 0;
+            DROP INDEX IF EXISTS events_by_partition;
+            INSERT OR REPLACE INTO stream_partitions (stream, partition, last_seq, last_offset, last_enqueued_ms)
+                SELECT 0, partition, last_seq, last_offset, last_enqueued_ms FROM event_partitions;
+            DROP TABLE event_partitions;
+            UPDATE meta SET value = '4' WHERE key = 'schema_version';
+            """)
     }
 
     // MARK: Access policies
