@@ -32,6 +32,14 @@ public final class RoutingService: Sendable {
         var revision: Int64 = 0
         var streams: [String: EventHubService] = [:]
         var twins: [DeviceIdentity: (twin: JSONValue?, expires: Date)] = [:]
+        /// Batches waiting to be routed in order, behind one that waits for twins.
+        var pending: [PendingBatch] = []
+        var draining = false
+    }
+
+    private struct PendingBatch {
+        var records: [EventRecord]
+        var completion: @Sendable ([EventRecord]) -> Void
     }
 
     private let state: Mutex<State>
@@ -156,27 +164,57 @@ public final class RoutingService: Sendable {
     // MARK: Routing
 
     /// The records to store for `records`: one per endpoint each goes to (see ``RoutingTable/route(_:twin:)``).
-    /// Runs `completion` at once unless the table reads twins that are not cached.
+    ///
+    /// Completions run in the order of the calls, so batches reach the store in ingest order (a device's messages
+    /// stay in order). `completion` runs at once unless the table reads twins that are not cached, or an earlier
+    /// batch is still waiting for its twins; then the batches wait in a queue that one task drains.
     public func route(_ records: [EventRecord], completion: @escaping @Sendable ([EventRecord]) -> Void) {
         let table = self.table
-        guard table.needsTwin else { return completion(records.flatMap { table.route($0, twin: nil) }) }
         let now = Date()
-        let (cached, missing) = state.withLock { state -> ([DeviceIdentity: JSONValue?], Set<DeviceIdentity>) in
+        let ready = state.withLock { state -> [DeviceIdentity: JSONValue?]? in
+            guard state.pending.isEmpty, !state.draining else { return nil }
+            guard table.needsTwin else { return [:] }
             var cached: [DeviceIdentity: JSONValue?] = [:]
-            var missing = Set<DeviceIdentity>()
             for record in records where cached[record.identity] == nil {
-                if let entry = state.twins[record.identity], entry.expires > now { cached[record.identity] = entry.twin }
-                else { missing.insert(record.identity) }
+                guard let entry = state.twins[record.identity], entry.expires > now else { return nil }
+                cached[record.identity] = entry.twin
             }
-            return (cached, missing)
+            return cached
         }
-        guard !missing.isEmpty else {
-            return completion(records.flatMap { table.route($0, twin: cached[$0.identity] ?? nil) })
+        if let ready { return completion(records.flatMap { table.route($0, twin: ready[$0.identity] ?? nil) }) }
+        let startDrainer = state.withLock { state -> Bool in
+            state.pending.append(PendingBatch(records: records, completion: completion))
+            guard !state.draining else { return false }
+            state.draining = true
+            return true
         }
-        Task { [self] in
-            var twins = cached
-            for identity in missing { twins[identity] = await self.twin(identity, now: now) }
-            completion(records.flatMap { table.route($0, twin: twins[$0.identity] ?? nil) })
+        if startDrainer { Task { await drainPending() } }
+    }
+
+    /// Routes queued batches one at a time, reading the twins they need.
+    private func drainPending() async {
+        while true {
+            let next = state.withLock { state -> PendingBatch? in
+                guard !state.pending.isEmpty else {
+                    state.draining = false
+                    return nil
+                }
+                return state.pending.removeFirst()
+            }
+            guard let batch = next else { return }
+            let table = self.table
+            var twins: [DeviceIdentity: JSONValue?] = [:]
+            if table.needsTwin {
+                let now = Date()
+                for record in batch.records where twins[record.identity] == nil {
+                    let cached = state.withLock { state -> JSONValue?? in
+                        guard let entry = state.twins[record.identity], entry.expires > now else { return nil }
+                        return .some(entry.twin)
+                    }
+                    if let cached { twins[record.identity] = cached } else { twins[record.identity] = await twin(record.identity, now: now) }
+                }
+            }
+            batch.completion(batch.records.flatMap { table.route($0, twin: twins[$0.identity] ?? nil) })
         }
     }
 

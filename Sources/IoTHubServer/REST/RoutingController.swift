@@ -28,6 +28,10 @@ struct RoutingController {
             var body = try await Self.object(request)
             body["name"] = .string(name)
             let endpoint = try RoutingEndpoint(json: .object(body))
+            if case .storage = endpoint.kind, hub.fileUploads == nil {
+                throw HubError.invalid("this hub runs without storage, so a storage endpoint could not write its batches; "
+                                       + "start it with storage enabled (see `iothub serve --help`)")
+            }
             let added = try await routing.change { configuration in
                 try configuration.add(endpoint)
                 return configuration.endpoint(named: name)!
