@@ -23,13 +23,16 @@
 #                    EVENTHUB_SECONDS (30) with their send time in the body; the official azure-eventhub client
 #                    reads the built-in endpoint: send-to-receive latency p50/p90/p99 at that steady rate
 #                                                                             -> bench-results/eventhub-latency.json
+#   routing-ingest   the same QoS 1 ingest with no route, with 10 routes (one matching) and with two matching: msg/s,
+#                    the hub's CPU per message and the ratios to the no-route baseline
+#                                                                             -> bench-results/routing-ingest.json
 #   provision        fleetsim provision: PROVISION_DEVICES (100000) devices created in bulk calls of 100 with
 #                    PROVISION_CONCURRENCY (8) in flight over the plain HTTP port: devices/s, retries by status
 #                                                                             -> bench-results/provision.json
 #
 # Knobs (environment): AMQP_DEVICES (20000), AMQP_WARMUP (2000), AMQP_TLS=1 (AMQP over TLS instead of the plain
 # port), FOOTPRINT_BASELINE=REV (also build sample-telemetry at git revision REV, e.g. one from before Foundation
-# left the SDK, and measure it beside the current one), BENCH=hub-vs-mosquitto,amqp-multiplex,native-mqtt-idle,proton-floor,sdk-footprint,mosquitto-fleet,provision,file-upload,eventhub-latency
+# left the SDK, and measure it beside the current one), BENCH=hub-vs-mosquitto,amqp-multiplex,native-mqtt-idle,proton-floor,sdk-footprint,mosquitto-fleet,provision,file-upload,eventhub-latency,routing-ingest
 # (which to run), MQTT_IDLE_DEVICES (15000; one process holds up to 19,000), PROVISION_DEVICES (100000),
 # PROVISION_CONCURRENCY (8).
 set -euo pipefail
@@ -38,7 +41,7 @@ export PATH=/opt/swift/usr/bin:$PATH
 
 AMQP_DEVICES=${AMQP_DEVICES:-20000}
 AMQP_WARMUP=${AMQP_WARMUP:-2000}
-BENCH=${BENCH:-hub-vs-mosquitto,amqp-multiplex,native-mqtt-idle,proton-floor,sdk-footprint,mosquitto-fleet,provision,file-upload,eventhub-latency}
+BENCH=${BENCH:-hub-vs-mosquitto,amqp-multiplex,native-mqtt-idle,proton-floor,sdk-footprint,mosquitto-fleet,provision,file-upload,eventhub-latency,routing-ingest}
 MQTT_IDLE_DEVICES=${MQTT_IDLE_DEVICES:-15000}
 PROVISION_DEVICES=${PROVISION_DEVICES:-100000}
 PROVISION_CONCURRENCY=${PROVISION_CONCURRENCY:-8}
@@ -161,6 +164,10 @@ fi
 
 if wants mosquitto-fleet; then
     bash scripts/bench/mosquitto_fleet.sh "$bin" || status=$?
+fi
+
+if wants routing-ingest; then
+    bash scripts/bench/routing_ingest.sh "$bin" || status=$?
 fi
 
 if wants file-upload; then
