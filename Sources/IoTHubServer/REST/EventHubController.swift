@@ -8,13 +8,26 @@ import IoTHubProtocol
 /// - `GET /eventhub`: name, partition ids, creation time and each partition's state (ServiceConnect);
 /// - `GET /eventhub/consumergroups`, `PUT` and `DELETE /eventhub/consumergroups/{name}` (ServiceConnect to read,
 ///   RegistryWrite to change).
+///
+/// Each takes `?eventHub=NAME` for a custom event-stream routing endpoint instead of the built-in one.
 struct EventHubController {
     let hub: HubServices
 
+    /// The event stream `?eventHub=` names, the built-in endpoint without it. - Throws: 404160 for an unknown name.
+    static func stream(_ request: Request, _ hub: HubServices) throws -> EventHubService {
+        guard let name = request.uri.queryParameters.get("eventHub"), !name.isEmpty else { return hub.eventHub }
+        guard let stream = hub.routing.eventStream(named: name) else {
+            throw HubError(.routingResourceNotFound, "there is no event stream '\(name)'; this hub serves "
+                           + hub.routing.eventStreamNames.map { "'\($0)'" }.joined(separator: ", "))
+        }
+        return stream
+    }
+
     func register(on router: Router<HubRequestContext>) {
-        let eventHub = hub.eventHub
+        let hub = self.hub
         let (read, write) = (router.requiring([.serviceConnect], hub), router.requiring([.registryWrite], hub))
-        read.get("eventhub") { _, _ in
+        read.get("eventhub") { request, _ in
+            let eventHub = try Self.stream(request, hub)
             var partitions: [JSONValue] = []
             for (partition, id) in eventHub.partitioner.partitionIds.enumerated() {
                 let state = try await eventHub.partitionState(partition)
@@ -37,14 +50,17 @@ struct EventHubController {
                 "partitions": .array(partitions),
             ]).serializedBytes())
         }
-        read.get("eventhub/consumergroups") { _, _ in
-            JSONResponse.raw(JSONValue.array(try await eventHub.consumerGroups().map(Self.json)).serializedBytes())
+        read.get("eventhub/consumergroups") { request, _ in
+            let eventHub = try Self.stream(request, hub)
+            return JSONResponse.raw(JSONValue.array(try await eventHub.consumerGroups().map(Self.json)).serializedBytes())
         }
-        write.put("eventhub/consumergroups/:name") { _, context in
+        write.put("eventhub/consumergroups/:name") { request, context in
+            let eventHub = try Self.stream(request, hub)
             let record = try await eventHub.createConsumerGroup(try context.identifier("name"))
             return JSONResponse.raw(Self.json(record).serializedBytes())
         }
-        write.delete("eventhub/consumergroups/:name") { _, context in
+        write.delete("eventhub/consumergroups/:name") { request, context in
+            let eventHub = try Self.stream(request, hub)
             try await eventHub.deleteConsumerGroup(try context.identifier("name"))
             return Response(status: .ok)
         }
