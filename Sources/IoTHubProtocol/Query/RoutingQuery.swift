@@ -56,8 +56,9 @@ public struct RoutingMessage: Sendable {
     ///   - systemProperties: by IoT Hub's names (`iothub-connection-device-id`, `message-id`, …, as
     ///     ``MessageSystemProperties/namedValues`` gives them).
     ///   - twin: the sender's twin (`tags`, `properties.desired`, `properties.reported`), when routing needs it.
+    ///   - parsesBody: `false` leaves `$body` undefined without parsing the body (no condition reads it).
     public init(body: [UInt8], contentType: String?, contentEncoding: String?, applicationProperties: [String: String],
-                systemProperties: [String: String] = [:], twin: JSONValue? = nil) {
+                systemProperties: [String: String] = [:], twin: JSONValue? = nil, parsesBody: Bool = true) {
         var object = JSONObject()
         for (name, value) in applicationProperties { object[name] = .string(value) }
         for (name, value) in systemProperties {
@@ -65,7 +66,7 @@ public struct RoutingMessage: Sendable {
         }
         if let contentType { object["$contentType"] = .string(contentType) }
         if let contentEncoding { object["$contentEncoding"] = .string(contentEncoding) }
-        if let body = Self.jsonBody(body, contentType: contentType, contentEncoding: contentEncoding) {
+        if parsesBody, let body = Self.jsonBody(body, contentType: contentType, contentEncoding: contentEncoding) {
             object["$body"] = body
         }
         if let twin { object["$twin"] = twin }
