@@ -45,11 +45,14 @@ def main():
     parser.add_argument("--devices", type=int, default=500)
     parser.add_argument("--rate", type=float, default=10)
     parser.add_argument("--seconds", type=int, default=30)
+    parser.add_argument("--transport", choices=["pyamqp", "uamqp"], default="pyamqp",
+                        help="azure-eventhub's AMQP stack: pyamqp (pure Python, the default) or uamqp (C)")
     args = parser.parse_args()
 
     client = EventHubConsumerClient.from_connection_string(
         args.connection_string, consumer_group="$Default", connection_verify=args.ca,
-        custom_endpoint_address=f"sb://127.0.0.1:{args.amqps_port}", transport_type=TransportType.Amqp)
+        custom_endpoint_address=f"sb://127.0.0.1:{args.amqps_port}", transport_type=TransportType.Amqp,
+        uamqp_transport=args.transport == "uamqp")
     partitions = client.get_partition_ids()
     ready = set()
     end_to_end, after_enqueue = [], []
@@ -125,7 +128,7 @@ groups:
             "sendToReceiveMs": {"p50": percentile(end_to_end, 50), "p90": percentile(end_to_end, 90),
                                 "p99": percentile(end_to_end, 99), "max": percentile(end_to_end, 100)},
             "enqueueToReceiveMs": {"p50": percentile(after_enqueue, 50), "p99": percentile(after_enqueue, 99)},
-            "reader": "azure-eventhub (pyamqp), all partitions, prefetch 1000",
+            "reader": "azure-eventhub (%s), all partitions, prefetch 1000" % args.transport,
             "wallSeconds": round(time.time() - started, 1),
         }
     if run.returncode != 0:
