@@ -6,8 +6,11 @@ import IoTHubProtocol
 ///
 /// A configuration is always valid once built: ``validated()`` is run by every change and by ``init(json:)``.
 public struct RoutingConfiguration: Sendable, Hashable {
+    /// The custom endpoints (the built-in `events` is implicit).
     public var endpoints: [RoutingEndpoint]
+    /// The routes, in the order they were added.
     public var routes: [MessageRoute]
+    /// The enrichments, by key.
     public var enrichments: [MessageEnrichment]
     /// Whether telemetry that matches no route goes to the built-in endpoint.
     public var fallbackEnabled: Bool
@@ -43,6 +46,7 @@ public struct RoutingConfiguration: Sendable, Hashable {
         return endpoints.first { $0.name.lowercased() == name.lowercased() }
     }
 
+    /// A route by name (without case).
     public func route(named name: String) -> MessageRoute? {
         routes.first { $0.name.lowercased() == name.lowercased() }
     }
@@ -104,6 +108,7 @@ public struct RoutingConfiguration: Sendable, Hashable {
         try validate()
     }
 
+    /// Deletes a route. - Throws: 404160 when there is none.
     public mutating func deleteRoute(named name: String) throws(HubError) -> MessageRoute {
         guard let index = routes.firstIndex(where: { $0.name.lowercased() == name.lowercased() }) else {
             throw HubError(.routingResourceNotFound, "there is no route '\(name)'; `iothub route list` shows them")
@@ -124,6 +129,7 @@ public struct RoutingConfiguration: Sendable, Hashable {
         try validate()
     }
 
+    /// Deletes an enrichment. - Throws: 404160 when there is none.
     public mutating func deleteEnrichment(key: String) throws(HubError) -> MessageEnrichment {
         guard let index = enrichments.firstIndex(where: { $0.key == key }) else {
             throw HubError(.routingResourceNotFound, "there is no enrichment '\(key)'")
@@ -180,9 +186,12 @@ enum RoutingNames {
 
 /// Where routed messages go.
 public struct RoutingEndpoint: Sendable, Hashable {
+    /// The name routes and enrichments use (and an event stream's `EntityPath`).
     public var name: String
+    /// What it is.
     public var kind: Kind
 
+    /// An event stream or a storage endpoint.
     public enum Kind: Sendable, Hashable {
         /// An event stream read like the built-in endpoint (Event Hubs over AMQP, under its own `EntityPath`).
         /// `stream` is assigned when the endpoint is added.
@@ -202,6 +211,7 @@ public struct RoutingEndpoint: Sendable, Hashable {
         }
     }
 
+    /// An endpoint; an event stream's `stream` is assigned by ``RoutingConfiguration/add(_:)``.
     public init(name: String, kind: Kind) {
         self.name = name
         self.kind = kind
@@ -214,13 +224,18 @@ public struct RoutingEndpoint: Sendable, Hashable {
 
 /// A route: messages of one source that satisfy its condition go to its endpoint.
 public struct MessageRoute: Sendable, Hashable {
+    /// Unique without case.
     public var name: String
+    /// What it takes messages from.
     public var source: RouteSource
     /// The condition in IoT Hub's routing query language; `true` takes every message.
     public var condition: RoutingQuery
+    /// The endpoint it sends to: `events` or a custom endpoint.
     public var endpointName: String
+    /// A disabled route takes nothing.
     public var isEnabled: Bool
 
+    /// A route.
     public init(name: String, source: RouteSource, condition: RoutingQuery, endpointName: String, isEnabled: Bool = true) {
         self.name = name
         self.source = source
@@ -234,10 +249,14 @@ public struct MessageRoute: Sendable, Hashable {
 /// (`$iothubname`), or a value from the sender's twin (`$twin.tags.x`, `$twin.properties.desired.x`,
 /// `$twin.properties.reported.x`). A twin path the twin does not have adds the path itself, as IoT Hub does.
 public struct MessageEnrichment: Sendable, Hashable {
+    /// The application property's name.
     public var key: String
+    /// A fixed value, `$iothubname`, or a twin path.
     public var value: String
+    /// The endpoints whose messages get it.
     public var endpointNames: [String]
 
+    /// An enrichment.
     public init(key: String, value: String, endpointNames: [String]) {
         self.key = key
         self.value = value

@@ -46,6 +46,11 @@ public final class RoutingService: Sendable {
     private let changes = Mutex<Task<Void, Never>?>(nil)
     private let connectionCounter = Atomic<UInt64>(0)
 
+    /// Routing with the default configuration until ``refresh()`` reads the stored one.
+    /// - Parameters:
+    ///   - builtIn: the built-in endpoint.
+    ///   - signal: the event log's append signal (custom streams' receivers wait on it).
+    ///   - hubName: the hub's name for system events and `$iothubname`.
     public init(store: any HubStore, builtIn: EventHubService, signal: EventLogSignal, hubName: String, logger: Logger,
                 metrics: HubMetrics? = nil, maximumReceiversPerPartition: Int = 5) {
         self.store = store

@@ -5,6 +5,7 @@ import IoTHubProtocol
 public struct StorageEndpointSettings: Sendable, Hashable {
     /// The blob container (3 to 63 lowercase letters, digits and single hyphens).
     public var containerName: String
+    /// Avro (IoT Hub's default) or JSON lines.
     public var encoding: StorageEncoding
     /// The blob name format, with every one of `{iothub}`, `{partition}`, `{YYYY}`, `{MM}`, `{DD}`, `{HH}`, `{mm}`.
     public var fileNameFormat: StorageFileNameFormat
@@ -13,11 +14,13 @@ public struct StorageEndpointSettings: Sendable, Hashable {
     /// A batch is written early once it holds this many bytes (10 MiB to 500 MiB; IoT Hub's default is 300 MiB).
     public var maxChunkSizeBytes: Int64
 
+    /// IoT Hub's defaults and bounds.
     public static let defaultBatchFrequencySeconds = 300
     public static let defaultMaxChunkSizeBytes: Int64 = 314_572_800
     public static let batchFrequencyRange = 60...720
     public static let maxChunkSizeRange: ClosedRange<Int64> = 10_485_760...524_288_000
 
+    /// Settings with IoT Hub's defaults for what is not given.
     public init(containerName: String, encoding: StorageEncoding = .avro,
                 fileNameFormat: StorageFileNameFormat = .default,
                 batchFrequencySeconds: Int = Self.defaultBatchFrequencySeconds,

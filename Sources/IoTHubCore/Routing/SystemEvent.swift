@@ -7,14 +7,19 @@ import IoTHubProtocol
 /// `iothub-message-source`, `iothub-connection-device-id`, `iothub-connection-module-id`, `iothub-enqueuedtime`,
 /// `content-type` `application/json` and `content-encoding` `utf-8`.
 public struct SystemEvent: Sendable {
+    /// The routing source it belongs to.
     public var source: RouteSource
+    /// The device or module it is about.
     public var identity: DeviceIdentity
     /// `createDeviceIdentity`, `deleteDeviceIdentity`, `deviceConnected`, `deviceDisconnected`, `updateTwin`,
     /// `replaceTwin`.
     public var operation: String
+    /// The JSON body.
     public var body: JSONValue
+    /// When it happened (`operationTimestamp`, `iothub-enqueuedtime`).
     public var time: Date
 
+    /// An event; the static functions make IoT Hub's kinds.
     public init(source: RouteSource, identity: DeviceIdentity, operation: String, body: JSONValue, time: Date = Date()) {
         self.source = source
         self.identity = identity

@@ -206,11 +206,16 @@ public struct OutboxMessage: Sendable {
     public var id: Int64
     /// The built-in endpoint's partition of its sender, for the blob name.
     public var partition: Int
+    /// When the hub accepted it, in milliseconds since 1970.
     public var enqueuedMilliseconds: Int64
+    /// The payload.
     public var body: [UInt8]
+    /// Application properties (with the endpoint's enrichments).
     public var properties: [String: String]
+    /// System properties by their `iothub-…`/AMQP names.
     public var system: [String: String]
 
+    /// A message as the outbox holds it.
     public init(id: Int64, partition: Int, enqueuedMilliseconds: Int64, body: [UInt8], properties: [String: String],
                 system: [String: String]) {
         self.id = id
