@@ -291,7 +291,7 @@ extension SQLiteHubStore {
 
     public func removeFromOutbox(endpoint: String, through id: Int64) async throws {
         try await executor.write { db in
-            try db.query("DELETE FROM route_outbox WHERE endpoint = ? AND id <= ?", [.text(endpoint), .integer(id)])
+            _ = try db.query("DELETE FROM route_outbox WHERE endpoint = ? AND id <= ?", [.text(endpoint), .integer(id)])
         }
     }
 
