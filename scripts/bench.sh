@@ -22,7 +22,8 @@
 #   eventhub-latency EVENTHUB_DEVICES (500) native MQTT devices send EVENTHUB_RATE (10) messages/s each for
 #                    EVENTHUB_SECONDS (30) with their send time in the body; the official azure-eventhub client
 #                    reads the built-in endpoint: send-to-receive latency p50/p90/p99 at that steady rate
-#                    (EVENTHUB_TRANSPORT=uamqp reads with the client's C stack instead of pyamqp)
+#                    (EVENTHUB_TRANSPORT=uamqp reads with the client's C stack instead of pyamqp;
+#                    EVENTHUB_PREFETCH (50): pyamqp hands events over a prefetch at a time)
 #                                                                             -> bench-results/eventhub-latency-pyamqp.json
 #   routing-ingest   the same QoS 1 ingest with no route, with 10 routes (one matching) and with two matching: msg/s,
 #                    the hub's CPU per message and the ratios to the no-route baseline
@@ -99,7 +100,7 @@ if wants eventhub-latency; then
     .venv/bin/python3 scripts/bench/eventhub_latency.py --connection-string "$eventhub" --amqps-port "$amqps_port" \
         --ca "$data/tls/ca.pem" --fleetsim "$bin/fleetsim" --owner "$owner" --endpoint "http://127.0.0.1:$http_port" \
         --mqtt-port "$mqtt_port" --devices "${EVENTHUB_DEVICES:-500}" --rate "${EVENTHUB_RATE:-10}" \
-        --seconds "${EVENTHUB_SECONDS:-30}" --transport "${EVENTHUB_TRANSPORT:-pyamqp}" \
+        --seconds "${EVENTHUB_SECONDS:-30}" --transport "${EVENTHUB_TRANSPORT:-pyamqp}" --prefetch "${EVENTHUB_PREFETCH:-50}" \
         --json "bench-results/eventhub-latency-${EVENTHUB_TRANSPORT:-pyamqp}.json" || status=$?
 fi
 

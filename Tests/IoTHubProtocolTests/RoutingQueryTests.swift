@@ -1,4 +1,4 @@
-import IoTHubProtocol
+@testable import IoTHubProtocol
 import Testing
 
 @Suite("routing query: conditions over application properties, system properties, the body and the twin")
@@ -72,5 +72,29 @@ struct RoutingQueryTests {
         #expect(failure("$body.a >")?.offset == 9)
         #expect(failure("(a = 1")?.message.contains(")") == true)
         #expect(failure(String(repeating: "a", count: RegistryQuery.maximumLength + 1)) != nil)
+    }
+
+    @Test("a message built for the names conditions read evaluates as the full one")
+    func namesReadOnly() throws {
+        let query = try RoutingQuery(parsing: "level = 'critical' AND $connectionDeviceId = 'd1' AND $body.t > 5 AND $contentType = 'application/json'")
+        #expect(query.condition.fieldRoots == ["level", "$connectionDeviceId", "$body", "$contentType"])
+        let body = Array(#"{"t":9}"#.utf8)
+        let system = [("iothub-connection-device-id", "d1"), ("content-type", "application/json"), ("content-encoding", "utf-8"),
+                      ("iothub-connection-auth-method", #"{"scope":"device"}"#)]
+        let lean = RoutingMessage(body: body, applicationProperties: [("level", "critical"), ("other", "x")], systemProperties: system,
+                                  twin: nil, reading: query.condition.fieldRoots)
+        #expect(query.matches(lean))
+        #expect(lean.document["other"] == nil && lean.document["$connectionAuthMethod"] == nil, "what no condition reads is left out")
+        let full = RoutingMessage(body: body, contentType: "application/json", contentEncoding: "utf-8",
+                                  applicationProperties: ["level": "critical"],
+                                  systemProperties: Dictionary(system, uniquingKeysWith: { $1 }))
+        #expect(query.matches(full))
+        let wrongDevice = RoutingMessage(body: body, applicationProperties: [("level", "critical")],
+                                         systemProperties: [("iothub-connection-device-id", "d2"), ("content-type", "application/json"),
+                                                            ("content-encoding", "utf-8")],
+                                         twin: nil, reading: query.condition.fieldRoots)
+        #expect(!query.matches(wrongDevice))
+        // DEVICES.x is the devices alias only when the document has no such property.
+        #expect(QueryExpression.isAlias("DeViCeS", "devices") && !QueryExpression.isAlias("device", "devices"))
     }
 }

@@ -13,11 +13,23 @@ public final class HubMetrics: Sendable {
     let factory: PrometheusMetricsFactory
     private let counters = Mutex<[String: CoreMetrics.Counter]>([:])
     private let connected: CoreMetrics.Meter
+    private let eventHubDelay: CoreMetrics.Timer
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
-        factory = PrometheusMetricsFactory(registry: registry)
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.durationHistogramBuckets["iothub_eventhub_delivery_delay_seconds"] = [
+            1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000,
+        ].map { Duration.milliseconds($0) }
+        self.factory = factory
         connected = CoreMetrics.Meter(label: "iothub_connected_devices", dimensions: [], factory: factory)
+        eventHubDelay = CoreMetrics.Timer(label: "iothub_eventhub_delivery_delay_seconds", dimensions: [], factory: factory)
+    }
+
+    /// An event went out to an Event Hubs reader `milliseconds` after the hub enqueued it: the hub's share of a
+    /// back end's latency (a histogram, `iothub_eventhub_delivery_delay_seconds`).
+    public func eventHubDeliveryDelay(milliseconds: Int64) {
+        eventHubDelay.recordMilliseconds(max(0, milliseconds))
     }
 
     /// A counter by name and labels, created once.

@@ -6,8 +6,8 @@ public struct RoutingTable: Sendable {
     public let configuration: RoutingConfiguration
     /// Whether a condition or an enrichment reads the sender's twin.
     public let needsTwin: Bool
-    /// Whether a condition reads the body (otherwise bodies are never parsed).
-    let needsBody: Bool
+    /// The names the enabled conditions read (``QueryExpression/fieldRoots``): a message's document holds only these.
+    let referencedNames: Set<String>
     /// Whether every telemetry message goes to the built-in endpoint unchanged (no route, no enrichment, the
     /// fallback on): ingest then skips routing altogether.
     public let isPassThrough: Bool
@@ -51,7 +51,7 @@ public struct RoutingTable: Sendable {
         routesBySource = Dictionary(grouping: configuration.routes.filter(\.isEnabled), by: \.source)
         needsTwin = configuration.routes.contains { $0.isEnabled && $0.condition.text.lowercased().contains("$twin") }
             || configuration.enrichments.contains { $0.twinPath != nil }
-        needsBody = configuration.routes.contains { $0.isEnabled && $0.condition.text.lowercased().contains("$body") }
+        referencedNames = configuration.routes.filter(\.isEnabled).reduce(into: Set<String>()) { $0.formUnion($1.condition.condition.fieldRoots) }
         isPassThrough = configuration.isDefault
     }
 
@@ -63,7 +63,9 @@ public struct RoutingTable: Sendable {
     /// The names of the endpoints `record` goes to: every enabled route of its source whose condition it meets
     /// (an endpoint once however many routes name it), else `events` for telemetry while the fallback is on.
     public func endpoints(for record: EventRecord, twin: JSONValue?) -> [String] {
-        let message = Self.message(record, twin: twin, parsesBody: needsBody)
+        let message = RoutingMessage(body: record.body, applicationProperties: (try? JSONStringMembers.parse(record.properties)) ?? [],
+                                     systemProperties: (try? JSONStringMembers.parse(record.system)) ?? [], twin: twin,
+                                     reading: referencedNames)
         var names: [String] = []
         for route in routesBySource[record.source] ?? [] where route.condition.matches(message) {
             let name = route.endpointName.lowercased()
@@ -122,11 +124,10 @@ public struct RoutingTable: Sendable {
     }
 
     /// What a condition sees of a stored record.
-    static func message(_ record: EventRecord, twin: JSONValue?, parsesBody: Bool = true) -> RoutingMessage {
+    static func message(_ record: EventRecord, twin: JSONValue?) -> RoutingMessage {
         let system = Dictionary((try? JSONStringMembers.parse(record.system)) ?? [], uniquingKeysWith: { $1 })
         let properties = Dictionary((try? JSONStringMembers.parse(record.properties)) ?? [], uniquingKeysWith: { $1 })
         return RoutingMessage(body: record.body, contentType: system["content-type"], contentEncoding: system["content-encoding"],
-                              applicationProperties: properties, systemProperties: system, twin: twin,
-                              parsesBody: parsesBody)
+                              applicationProperties: properties, systemProperties: system, twin: twin)
     }
 }

@@ -53,14 +53,32 @@ public indirect enum QueryExpression: Sendable, Hashable {
         }
     }
 
+    /// The first segment of every field the expression reads (`level`, `$body`, `$twin`, `tags`).
+    public var fieldRoots: Set<String> {
+        switch self {
+        case .literal: return []
+        case .field(let path): return path.first.map { [$0] } ?? []
+        case .compare(let left, _, let right): return left.fieldRoots.union(right.fieldRoots)
+        case .inList(let value, let list, _): return list.reduce(value.fieldRoots) { $0.union($1.fieldRoots) }
+        case .and(let terms), .or(let terms), .function(_, let terms): return terms.reduce([]) { $0.union($1.fieldRoots) }
+        case .not(let inner): return inner.fieldRoots
+        }
+    }
+
+    /// Whether `segment` is `name` (lowercase ASCII) in any case, without allocating.
+    static func isAlias(_ segment: String, _ name: String) -> Bool {
+        segment.utf8.count == name.utf8.count
+            && zip(segment.utf8, name.utf8).allSatisfy { ($0 | 0x20) == $1 }
+    }
+
     /// Looks up a dotted path; a leading `devices` or `modules` alias is skipped.
     static func resolve(_ path: [String], in document: JSONValue) -> JSONValue? {
         var current: JSONValue? = document
         var segments = path[...]
-        if let first = segments.first, first.lowercased() == "devices" || first.lowercased() == "modules", segments.count > 1,
+        if let first = segments.first, isAlias(first, "devices") || isAlias(first, "modules"), segments.count > 1,
            document[first] == nil {
             segments = segments.dropFirst()
-            if segments.first?.lowercased() == "modules", segments.count > 1, document["modules"] == nil {
+            if let next = segments.first, isAlias(next, "modules"), segments.count > 1, document["modules"] == nil {
                 segments = segments.dropFirst()
             }
         }

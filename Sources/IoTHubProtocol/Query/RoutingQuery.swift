@@ -56,9 +56,8 @@ public struct RoutingMessage: Sendable {
     ///   - systemProperties: by IoT Hub's names (`iothub-connection-device-id`, `message-id`, …, as
     ///     ``MessageSystemProperties/namedValues`` gives them).
     ///   - twin: the sender's twin (`tags`, `properties.desired`, `properties.reported`), when routing needs it.
-    ///   - parsesBody: `false` leaves `$body` undefined without parsing the body (no condition reads it).
     public init(body: [UInt8], contentType: String?, contentEncoding: String?, applicationProperties: [String: String],
-                systemProperties: [String: String] = [:], twin: JSONValue? = nil, parsesBody: Bool = true) {
+                systemProperties: [String: String] = [:], twin: JSONValue? = nil) {
         var object = JSONObject()
         for (name, value) in applicationProperties { object[name] = .string(value) }
         for (name, value) in systemProperties {
@@ -66,10 +65,34 @@ public struct RoutingMessage: Sendable {
         }
         if let contentType { object["$contentType"] = .string(contentType) }
         if let contentEncoding { object["$contentEncoding"] = .string(contentEncoding) }
-        if parsesBody, let body = Self.jsonBody(body, contentType: contentType, contentEncoding: contentEncoding) {
+        if let body = Self.jsonBody(body, contentType: contentType, contentEncoding: contentEncoding) {
             object["$body"] = body
         }
         if let twin { object["$twin"] = twin }
+        document = .object(object)
+    }
+
+    /// A message for conditions that read only `names` (``QueryExpression/fieldRoots``): what no condition reads
+    /// is left out of the document, and the body is parsed only when `$body` is read.
+    /// - Parameters:
+    ///   - applicationProperties: name and value pairs, in any order (a later pair wins).
+    ///   - systemProperties: by IoT Hub's names, as pairs.
+    public init(body: [UInt8], applicationProperties: [(String, String)], systemProperties: [(String, String)],
+                twin: JSONValue?, reading names: Set<String>) {
+        var object = JSONObject()
+        for (name, value) in applicationProperties where names.contains(name) { object[name] = .string(value) }
+        var contentType: String?
+        var contentEncoding: String?
+        for (name, value) in systemProperties {
+            if name == "content-type" { contentType = value } else if name == "content-encoding" { contentEncoding = value }
+            if let alias = Self.systemNames[name], names.contains(alias) { object[alias] = .string(value) }
+        }
+        if names.contains("$contentType"), let contentType { object["$contentType"] = .string(contentType) }
+        if names.contains("$contentEncoding"), let contentEncoding { object["$contentEncoding"] = .string(contentEncoding) }
+        if names.contains("$body"), let body = Self.jsonBody(body, contentType: contentType, contentEncoding: contentEncoding) {
+            object["$body"] = body
+        }
+        if names.contains("$twin"), let twin { object["$twin"] = twin }
         document = .object(object)
     }
 

@@ -182,9 +182,11 @@ extension AMQPConnectionHandler {
             case .success(let events) where events.isEmpty:
                 waitForEvents(on: link, after: observed)
             case .success(let events):
+                let now = Date().timeIntervalSince1970
                 for event in events {
                     send(EventHubEventMessage.make(event), on: link, settled: true)
                     receiver.cursor = event.partitionSequenceNumber
+                    services.metrics.eventHubDeliveryDelay(milliseconds: Int64((now - event.enqueuedTime.timeIntervalSince1970) * 1000))
                 }
                 services.metrics.eventHubEventsSent(events.count)
                 sendEvents(on: link)
