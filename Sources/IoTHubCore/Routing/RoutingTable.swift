@@ -13,7 +13,13 @@ public struct RoutingTable: Sendable {
     public let isPassThrough: Bool
     let hubName: String
     let targets: [String: Target]
-    let routesBySource: [RouteSource: [MessageRoute]]
+    let routesBySource: [RouteSource: [CompiledRoute]]
+
+    /// An enabled route as ingest evaluates it: its condition and its endpoint's key.
+    struct CompiledRoute: Sendable {
+        let condition: QueryExpression
+        let endpoint: String
+    }
 
     /// An endpoint as records for it are made.
     struct Target: Sendable {
@@ -48,7 +54,9 @@ public struct RoutingTable: Sendable {
                                                          enrichments: enrichments(of: endpoint.name))
         }
         self.targets = targets
-        routesBySource = Dictionary(grouping: configuration.routes.filter(\.isEnabled), by: \.source)
+        routesBySource = Dictionary(grouping: configuration.routes.filter(\.isEnabled), by: \.source).mapValues { routes in
+            routes.map { CompiledRoute(condition: $0.condition.condition, endpoint: $0.endpointName.lowercased()) }
+        }
         needsTwin = configuration.routes.contains { $0.isEnabled && $0.condition.text.lowercased().contains("$twin") }
             || configuration.enrichments.contains { $0.twinPath != nil }
         referencedNames = configuration.routes.filter(\.isEnabled).reduce(into: Set<String>()) { $0.formUnion($1.condition.condition.fieldRoots) }
@@ -67,9 +75,11 @@ public struct RoutingTable: Sendable {
                                      systemProperties: (try? JSONStringMembers.parse(record.system)) ?? [], twin: twin,
                                      reading: referencedNames)
         var names: [String] = []
-        for route in routesBySource[record.source] ?? [] where route.condition.matches(message) {
-            let name = route.endpointName.lowercased()
-            if !names.contains(name) { names.append(name) }
+        if let routes = routesBySource[record.source] {
+            for index in routes.indices where !names.contains(routes[index].endpoint)
+                && routes[index].condition.evaluate(on: message.document) == .bool(true) {
+                names.append(routes[index].endpoint)
+            }
         }
         if names.isEmpty, record.source == .deviceMessages, configuration.fallbackEnabled {
             names.append(RoutingConfiguration.builtInEndpointName)
