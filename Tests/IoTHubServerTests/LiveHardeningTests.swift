@@ -115,10 +115,16 @@ struct LiveHardeningTests {
             for (name, connection) in [("half head", halfHead), ("silent", silent), ("stalled body", stalledBody)] {
                 closed[name] = Self.waitForClose(connection, timeout: .seconds(15))
             }
-            let complete = try RawTCPConnection(port: port)
-            try complete.send(Array("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
-            guard case .bytes(let bytes) = complete.receive(timeout: .seconds(10)) else { return (closed, "") }
-            return (closed, String(decoding: bytes, as: UTF8.self))
+            // A complete request is served. Under a loaded machine (this suite runs beside hundreds of tests) the
+            // hub's loop can stall past the 1 s head deadline before it reads a head that is already there; a
+            // stall is retried twice, a hub that closes complete requests fails all three.
+            var answer = ""
+            for _ in 0..<3 where !answer.hasPrefix("HTTP/1.1") {
+                let complete = try RawTCPConnection(port: port)
+                try complete.send(Array("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
+                if case .bytes(let bytes) = complete.receive(timeout: .seconds(10)) { answer = String(decoding: bytes, as: UTF8.self) }
+            }
+            return (closed, answer)
         }
         #expect(closed == ["half head": true, "silent": true, "stalled body": true])
         #expect(answer.hasPrefix("HTTP/1.1 200"), "\(answer.prefix(100))")
