@@ -103,7 +103,7 @@ public final class EventHubService: Sendable {
 
     /// Every consumer group, `$Default` first.
     public func consumerGroups() async throws -> [ConsumerGroupRecord] {
-        [ConsumerGroupRecord(name: Self.defaultConsumerGroup, createdMilliseconds: Int64(createdAt.timeIntervalSince1970 * 1000))]
+        [ConsumerGroupRecord(name: Self.defaultConsumerGroup, createdMilliseconds: createdAt.milliseconds)]
             + (try await store.consumerGroups(entity: name))
     }
 
@@ -118,7 +118,7 @@ public final class EventHubService: Sendable {
     @discardableResult
     public func createConsumerGroup(_ group: String, now: Date = Date()) async throws -> ConsumerGroupRecord {
         try Self.validateConsumerGroupName(group)
-        let record = ConsumerGroupRecord(name: group, createdMilliseconds: Int64(now.timeIntervalSince1970 * 1000))
+        let record = ConsumerGroupRecord(name: group, createdMilliseconds: now.milliseconds)
         guard group.lowercased() != Self.defaultConsumerGroup.lowercased(),
               try await store.createConsumerGroup(record, entity: name) else {
             throw HubError(.consumerGroupAlreadyExists, "consumer group '\(group)' already exists on '\(name)'")

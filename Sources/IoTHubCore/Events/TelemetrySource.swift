@@ -74,7 +74,7 @@ public struct EnqueueStamp: Sendable {
 
     /// The stamp for `timestamp`.
     public init(_ timestamp: Timestamp) {
-        milliseconds = timestamp.secondsSince1970 * 1000 + Int64(timestamp.nanoseconds / 1_000_000)
+        milliseconds = timestamp.millisecondsSince1970
         iso8601 = timestamp.iso8601
         var members: [UInt8] = []
         JSONStringMembers.append(key: "iothub-enqueuedtime", value: iso8601, first: true, to: &members)

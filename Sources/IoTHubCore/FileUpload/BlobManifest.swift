@@ -44,14 +44,14 @@ public struct BlobManifest: Sendable, Hashable, Codable {
     /// Milliseconds since 1970.
     public var lastModifiedMilliseconds: Int64
 
-    public var lastModified: Date { Date(timeIntervalSince1970: Double(lastModifiedMilliseconds) / 1000) }
+    public var lastModified: Date { Date(milliseconds: lastModifiedMilliseconds) }
 
     init(name: String, properties: BlobProperties, size: Int64, blocks: [Block], now: Date = Date()) {
         self.name = name
         self.size = size
         self.properties = properties
         self.blocks = blocks
-        lastModifiedMilliseconds = Int64((now.timeIntervalSince1970 * 1000).rounded())
+        lastModifiedMilliseconds = now.milliseconds
         etag = "\"0x" + String(UInt64(lastModifiedMilliseconds) &* 10_000 &+ UInt64.random(in: 0..<10_000), radix: 16,
                                 uppercase: true) + "\""
     }

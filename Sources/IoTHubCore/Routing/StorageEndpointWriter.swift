@@ -68,7 +68,7 @@ public final class StorageEndpointWriter: Sendable {
         for (partition, group) in Dictionary(grouping: batch, by: \.partition).sorted(by: { $0.key < $1.key }) {
             let encoded = StorageBatchEncoder.encode(group.map(Self.storageMessage), as: settings.encoding,
                                                      syncMarker: Self.randomSyncMarker())
-            let first = Date(timeIntervalSince1970: Double(group[0].enqueuedMilliseconds) / 1000)
+            let first = Date(milliseconds: group[0].enqueuedMilliseconds)
             let name = try await uniqueName(settings, partition: partition, time: first, in: blobs)
             try await write(encoded, container: settings.containerName, blob: name, encoding: settings.encoding, to: blobs)
             names.append(name)
@@ -112,7 +112,7 @@ public final class StorageEndpointWriter: Sendable {
 
     static func storageMessage(_ message: OutboxMessage) -> RoutedStorageMessage {
         let enqueued = message.system["iothub-enqueuedtime"]
-            ?? Timestamps.iso8601(Date(timeIntervalSince1970: Double(message.enqueuedMilliseconds) / 1000))
+            ?? Timestamps.iso8601(Date(milliseconds: message.enqueuedMilliseconds))
         return RoutedStorageMessage(
             enqueuedTimeUtc: enqueued,
             properties: message.properties.sorted { $0.key < $1.key }.map { StorageProperty($0.key, $0.value) },

@@ -79,7 +79,7 @@ public struct SystemEvent: Sendable {
         JSONStringMembers.write(application, to: &properties)
         var systemBytes: [UInt8] = []
         JSONStringMembers.write(system, to: &systemBytes)
-        return EventRecord(identity: identity, enqueuedMilliseconds: stamp.secondsSince1970 * 1000 + Int64(stamp.nanoseconds / 1_000_000),
+        return EventRecord(identity: identity, enqueuedMilliseconds: stamp.millisecondsSince1970,
                            body: body.serializedBytes(), properties: properties, system: systemBytes, partition: partition,
                            source: source)
     }

@@ -35,6 +35,9 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
         self.init(secondsSince1970: seconds, nanoseconds: Int32(nanosecondsSince1970 - seconds * 1_000_000_000))
     }
 
+    /// Whole milliseconds since 1970 (the sub-millisecond part dropped), as Event Hubs and the event log count.
+    public var millisecondsSince1970: Int64 { secondsSince1970 &* 1000 &+ Int64(nanoseconds / 1_000_000) }
+
     /// The same time cut down to whole 100 ns ticks, the resolution of the ISO 8601 text.
     public var truncatedToTicks: Timestamp {
         Timestamp(secondsSince1970: secondsSince1970, nanoseconds: nanoseconds - nanoseconds % 100)

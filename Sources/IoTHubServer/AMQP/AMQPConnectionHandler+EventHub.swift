@@ -248,7 +248,7 @@ extension AMQPConnectionHandler {
         case .eventHub:
             answerManagement(EventHubManagementRequest.eventHubAnswer(
                 to: request.messageId, name: eventHub.name,
-                createdAtMilliseconds: Int64(eventHub.createdAt.timeIntervalSince1970 * 1000),
+                createdAtMilliseconds: eventHub.createdAt.milliseconds,
                 partitionIds: eventHub.partitioner.partitionIds), on: link)
         case .partition(let id):
             let partition: Int

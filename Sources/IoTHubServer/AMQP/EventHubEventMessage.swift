@@ -20,7 +20,7 @@ enum EventHubEventMessage {
         message.creationTime = nil
         let system = event.message.systemProperties
         let milliseconds = AMQPMessage.milliseconds
-        let enqueued = Int64((event.enqueuedTime.timeIntervalSince1970 * 1000).rounded())
+        let enqueued = event.enqueuedTime.milliseconds
         var annotations: [String: AMQPValue] = [
             "x-opt-sequence-number": .long(event.partitionSequenceNumber),
             "x-opt-offset": .string(String(event.sequenceNumber)),

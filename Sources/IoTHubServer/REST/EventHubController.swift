@@ -37,7 +37,7 @@ struct EventHubController {
                     "lastEnqueuedSequenceNumber": .integer(state.lastSequenceNumber),
                     "lastEnqueuedOffset": .string(String(state.lastOffset)),
                     "lastEnqueuedTimeUtc": state.lastEnqueuedMilliseconds > 0
-                        ? .string(Timestamps.iso8601(Date(timeIntervalSince1970: Double(state.lastEnqueuedMilliseconds) / 1000)))
+                        ? .string(Timestamps.iso8601(Date(milliseconds: state.lastEnqueuedMilliseconds)))
                         : .null,
                     "isEmpty": .bool(state.isEmpty),
                 ]))
@@ -69,7 +69,7 @@ struct EventHubController {
     static func json(_ record: ConsumerGroupRecord) -> JSONValue {
         .object([
             "name": .string(record.name),
-            "createdAtUtc": .string(Timestamps.iso8601(Date(timeIntervalSince1970: Double(record.createdMilliseconds) / 1000))),
+            "createdAtUtc": .string(Timestamps.iso8601(Date(milliseconds: record.createdMilliseconds))),
         ])
     }
 }

@@ -146,7 +146,7 @@ struct RoutingController {
         JSONStringMembers.write(strings("appProperties"), to: &properties)
         var systemBytes: [UInt8] = []
         JSONStringMembers.write(system, to: &systemBytes)
-        let record = EventRecord(identity: identity, enqueuedMilliseconds: Int64(Date().timeIntervalSince1970 * 1000),
+        let record = EventRecord(identity: identity, enqueuedMilliseconds: Date().milliseconds,
                                  body: Array(text.utf8), properties: properties, system: systemBytes, source: source)
         let result = await routing.test(record, route: route)
         return .object([

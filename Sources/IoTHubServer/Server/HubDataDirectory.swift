@@ -78,10 +78,10 @@ public struct HubDataDirectory: Sendable {
         }
         let created: Date
         if let milliseconds = Int64(try await store.setting("event_hub_created_ms") ?? "") {
-            created = Date(timeIntervalSince1970: Double(milliseconds) / 1000)
+            created = Date(milliseconds: milliseconds)
         } else {
             created = Date()
-            try await store.saveSetting("event_hub_created_ms", String(Int64(created.timeIntervalSince1970 * 1000)))
+            try await store.saveSetting("event_hub_created_ms", String(created.milliseconds))
         }
         // The name is kept too, so `iothub connection-string --eventhub` prints what the running hub serves.
         let stored = try await store.setting("event_hub_name")

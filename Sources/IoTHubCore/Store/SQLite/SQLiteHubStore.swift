@@ -192,11 +192,6 @@ public final class SQLiteHubStore: HubStore {
 
 // MARK: - Value helpers
 
-extension Date {
-    var milliseconds: Int64 { Int64((timeIntervalSince1970 * 1000).rounded()) }
-    init(milliseconds: Int64) { self.init(timeIntervalSince1970: Double(milliseconds) / 1000) }
-}
-
 extension SQLiteValue {
     static func optionalText(_ text: String?) -> SQLiteValue { text.map { .text($0) } ?? .null }
 }
