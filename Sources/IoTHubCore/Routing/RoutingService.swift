@@ -166,6 +166,11 @@ public final class RoutingService: Sendable {
         [builtIn.name] + state.withLock { $0.streams.values.map(\.name).sorted() }
     }
 
+    /// ``eventStreamNames`` quoted for a refusal: `'myhub', 'hot'`.
+    public var eventStreamList: String {
+        eventStreamNames.map { "'\($0)'" }.joined(separator: ", ")
+    }
+
     // MARK: Routing
 
     /// The records to store for `records`: one per endpoint each goes to (see ``RoutingTable/route(_:twin:)``).
@@ -181,8 +186,8 @@ public final class RoutingService: Sendable {
             guard table.needsTwin else { return [:] }
             var cached: [DeviceIdentity: JSONValue?] = [:]
             for record in records where cached[record.identity] == nil {
-                guard let entry = state.twins[record.identity], entry.expires > now else { return nil }
-                cached[record.identity] = entry.twin
+                guard let twin = Self.cachedTwin(record.identity, at: now, in: state) else { return nil }
+                cached[record.identity] = twin
             }
             return cached
         }
@@ -212,15 +217,19 @@ public final class RoutingService: Sendable {
             if table.needsTwin {
                 let now = Date()
                 for record in batch.records where twins[record.identity] == nil {
-                    let cached = state.withLock { state -> JSONValue?? in
-                        guard let entry = state.twins[record.identity], entry.expires > now else { return nil }
-                        return .some(entry.twin)
-                    }
+                    let cached = state.withLock { Self.cachedTwin(record.identity, at: now, in: $0) }
                     if let cached { twins[record.identity] = cached } else { twins[record.identity] = await twin(record.identity, now: now) }
                 }
             }
             batch.completion(batch.records.flatMap { table.route($0, twin: twins[$0.identity] ?? nil) })
         }
+    }
+
+    /// A twin cached and not yet expired at `now` (itself `nil` when the identity has none), or `nil` when it must
+    /// be read.
+    private static func cachedTwin(_ identity: DeviceIdentity, at now: Date, in state: State) -> JSONValue?? {
+        guard let entry = state.twins[identity], entry.expires > now else { return nil }
+        return .some(entry.twin)
     }
 
     /// The sender's twin as conditions see it (`tags`, `properties.desired`, `properties.reported`), cached.
@@ -249,22 +258,22 @@ public final class RoutingService: Sendable {
     /// What would happen to a sample message, without sending it: for each route of the message's source,
     /// whether it matches; the endpoints it would go to; and the application properties each endpoint would get.
     public func test(_ record: EventRecord, route: MessageRoute? = nil) async -> RouteTestResult {
-        let twin = table.needsTwin || route.map({ $0.condition.text.lowercased().contains("$twin") }) == true
-            ? await self.twin(record.identity, now: Date()) : nil
         var configuration = self.configuration
         if let route {
             configuration.routes.removeAll { $0.name.lowercased() == route.name.lowercased() }
             configuration.routes.insert(route, at: 0)
         }
         let table = RoutingTable(configuration, hubName: hubName)
-        let message = RoutingTable.message(record, twin: twin)
+        let twin = table.needsTwin ? await self.twin(record.identity, now: Date()) : nil
+        let message = table.message(record, twin: twin)
         let routes = configuration.routes.filter { $0.source == record.source && (route == nil || $0.name == route?.name) }
         let matches = routes.map { (route: $0.name, matched: $0.isEnabled && $0.condition.matches(message), enabled: $0.isEnabled) }
-        let routed = table.route(record, twin: twin)
-        let endpoints = table.endpoints(for: record, twin: twin).map { table.targets[$0]?.name ?? $0 }
-        let properties = zip(endpoints, routed).map { name, record in
-            (endpoint: name, properties: Dictionary((try? JSONStringMembers.parse(record.properties)) ?? [], uniquingKeysWith: { $1 }))
+        let keys = table.endpoints(for: message, source: record.source)
+        let properties = keys.compactMap { key -> (endpoint: String, properties: [String: String])? in
+            guard let target = table.targets[key], let routed = table.records(record, to: [key], twin: twin).first else { return nil }
+            return (target.name, Dictionary((try? JSONStringMembers.parse(routed.properties)) ?? [], uniquingKeysWith: { $1 }))
         }
+        let endpoints = keys.map { table.targets[$0]?.name ?? $0 }
         return RouteTestResult(routes: matches, endpoints: endpoints, properties: properties,
                                fallback: matches.allSatisfy { !$0.matched } && endpoints == [RoutingConfiguration.builtInEndpointName])
     }

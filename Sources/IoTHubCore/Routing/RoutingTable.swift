@@ -57,9 +57,8 @@ public struct RoutingTable: Sendable {
         routesBySource = Dictionary(grouping: configuration.routes.filter(\.isEnabled), by: \.source).mapValues { routes in
             routes.map { CompiledRoute(condition: $0.condition.condition, endpoint: $0.endpointName.lowercased()) }
         }
-        needsTwin = configuration.routes.contains { $0.isEnabled && $0.condition.text.lowercased().contains("$twin") }
-            || configuration.enrichments.contains { $0.twinPath != nil }
         referencedNames = configuration.routes.filter(\.isEnabled).reduce(into: Set<String>()) { $0.formUnion($1.condition.condition.fieldRoots) }
+        needsTwin = referencedNames.contains("$twin") || configuration.enrichments.contains { $0.twinPath != nil }
         isPassThrough = configuration.isDefault
     }
 
@@ -71,17 +70,27 @@ public struct RoutingTable: Sendable {
     /// The names of the endpoints `record` goes to: every enabled route of its source whose condition it meets
     /// (an endpoint once however many routes name it), else `events` for telemetry while the fallback is on.
     public func endpoints(for record: EventRecord, twin: JSONValue?) -> [String] {
-        let message = RoutingMessage(body: record.body, applicationProperties: (try? JSONStringMembers.parse(record.properties)) ?? [],
-                                     systemProperties: (try? JSONStringMembers.parse(record.system)) ?? [], twin: twin,
-                                     reading: referencedNames)
+        endpoints(for: message(record, twin: twin), source: record.source)
+    }
+
+    /// What the enabled conditions see of a record: the names they read (``referencedNames``), the body parsed
+    /// only for `$body`.
+    func message(_ record: EventRecord, twin: JSONValue?) -> RoutingMessage {
+        RoutingMessage(body: record.body, applicationProperties: (try? JSONStringMembers.parse(record.properties)) ?? [],
+                       systemProperties: (try? JSONStringMembers.parse(record.system)) ?? [], twin: twin,
+                       reading: referencedNames)
+    }
+
+    /// The endpoint keys a message of `source` goes to.
+    func endpoints(for message: RoutingMessage, source: RouteSource) -> [String] {
         var names: [String] = []
-        if let routes = routesBySource[record.source] {
+        if let routes = routesBySource[source] {
             for index in routes.indices where !names.contains(routes[index].endpoint)
                 && routes[index].condition.evaluate(on: message.document) == .bool(true) {
                 names.append(routes[index].endpoint)
             }
         }
-        if names.isEmpty, record.source == .deviceMessages, configuration.fallbackEnabled {
+        if names.isEmpty, source == .deviceMessages, configuration.fallbackEnabled {
             names.append(RoutingConfiguration.builtInEndpointName)
         }
         return names
@@ -91,7 +100,12 @@ public struct RoutingTable: Sendable {
     /// goes nowhere (IoT Hub drops it).
     public func route(_ record: EventRecord, twin: JSONValue?) -> [EventRecord] {
         if isPassThrough { return record.source == .deviceMessages ? [record] : [] }
-        return endpoints(for: record, twin: twin).compactMap { name in
+        return records(record, to: endpoints(for: record, twin: twin), twin: twin)
+    }
+
+    /// `record` as stored for each of the endpoints `names` (keys from ``endpoints(for:twin:)``).
+    func records(_ record: EventRecord, to names: [String], twin: JSONValue?) -> [EventRecord] {
+        names.compactMap { name in
             guard let target = targets[name] else { return nil }
             var routed = record
             switch target.destination {
@@ -131,13 +145,5 @@ public struct RoutingTable: Sendable {
         case let value? where !value.isNull: return value.serialized()
         default: return enrichment.value
         }
-    }
-
-    /// What a condition sees of a stored record.
-    static func message(_ record: EventRecord, twin: JSONValue?) -> RoutingMessage {
-        let system = Dictionary((try? JSONStringMembers.parse(record.system)) ?? [], uniquingKeysWith: { $1 })
-        let properties = Dictionary((try? JSONStringMembers.parse(record.properties)) ?? [], uniquingKeysWith: { $1 })
-        return RoutingMessage(body: record.body, contentType: system["content-type"], contentEncoding: system["content-encoding"],
-                              applicationProperties: properties, systemProperties: system, twin: twin)
     }
 }

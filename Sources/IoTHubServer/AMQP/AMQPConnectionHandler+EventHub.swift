@@ -19,7 +19,7 @@ extension AMQPConnectionHandler {
         }
         guard services.routing.eventStream(named: audience.entity) != nil else {
             return refuseToken(request, link, "there is no event hub '\(audience.entity)'; this hub serves "
-                               + services.routing.eventStreamNames.map { "'\($0)'" }.joined(separator: ", "), status: 404)
+                               + services.routing.eventStreamList, status: 404)
         }
         do {
             let policy = try services.authenticator.authorizeService(request.token, requires: [.serviceConnect],
@@ -56,7 +56,7 @@ extension AMQPConnectionHandler {
         guard let eventHub = services.routing.eventStream(named: entity) else {
             return refuseLink(link, condition: "amqp:not-found",
                               description: "the messaging entity '\(entity)' could not be found; this hub serves "
-                                  + services.routing.eventStreamNames.map { "'\($0)'" }.joined(separator: ", "))
+                                  + services.routing.eventStreamList)
         }
         guard eventHubGranted("/\(entity)/consumergroups/\(consumerGroup)") else {
             return refuseLink(link, condition: "amqp:unauthorized-access",
@@ -229,7 +229,7 @@ extension AMQPConnectionHandler {
             return answerManagement(EventHubManagementRequest.answer(
                 to: request.messageId, status: 404,
                 description: "the messaging entity '\(request.name)' could not be found; this hub serves "
-                    + services.routing.eventStreamNames.map { "'\($0)'" }.joined(separator: ", ")),
+                    + services.routing.eventStreamList),
                 on: link)
         }
         var authorized = eventHubGranted("/\(eventHub.name)")

@@ -18,7 +18,7 @@ struct EventHubController {
         guard let name = request.uri.queryParameters.get("eventHub"), !name.isEmpty else { return hub.eventHub }
         guard let stream = hub.routing.eventStream(named: name) else {
             throw HubError(.routingResourceNotFound, "there is no event stream '\(name)'; this hub serves "
-                           + hub.routing.eventStreamNames.map { "'\($0)'" }.joined(separator: ", "))
+                           + hub.routing.eventStreamList)
         }
         return stream
     }
