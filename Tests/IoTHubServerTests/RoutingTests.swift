@@ -248,6 +248,30 @@ struct RoutingTests {
         #expect(records.last?["EnqueuedTimeUtc"]?.stringValue?.hasSuffix("Z") == true)
     }
 
+    @Test("a storage endpoint writes early once a chunk's worth waits, as the outbox counts it, and keeps the rest for its batch")
+    func storageChunk() async throws {
+        let hub = try Hub()
+        let settings = StorageEndpointSettings(containerName: "chunks", encoding: .json,
+                                               maxChunkSizeBytes: StorageEndpointSettings.maxChunkSizeRange.lowerBound)
+        try await hub.routing.change { try $0.add(RoutingEndpoint(name: "cold", kind: .storage(settings))) }
+        try await hub.route("archive", "true", to: "cold")
+        // Large properties too: a chunk counts them (the outbox's size), not only the bodies.
+        let body = String(repeating: "x", count: 220_000)
+        let properties = ["pad": String(repeating: "p", count: 30_000)]
+        for _ in 0..<45 { try await hub.send("big", body, properties: properties) }
+        let waiting = try #require(try await hub.store.outboxSummary(endpoint: "cold"))
+        #expect(waiting.messages == 45 && waiting.bytes > settings.maxChunkSizeBytes)
+        // Not due by time: only the chunk goes, cut where the outbox's own count reaches the chunk size.
+        let written = try await hub.writer.flush(now: Date())
+        #expect(written.count == 1)
+        let reader = try await hub.blobs.open(container: "chunks", blob: written[0])
+        let lines = String(decoding: try reader.read(offset: 0, count: Int(reader.manifest.size)), as: UTF8.self).split(separator: "\n")
+        let perMessage = waiting.bytes / 45
+        let expected = Int((settings.maxChunkSizeBytes + perMessage - 1) / perMessage)
+        #expect(lines.count == expected, "\(lines.count) messages in the chunk, \(perMessage) bytes each")
+        #expect(try await hub.store.outboxSummary(endpoint: "cold")?.messages == 45 - expected)
+    }
+
     @Test("lifecycle, twin-change and connection-state events carry IoT Hub's bodies and properties and are routable")
     func systemEvents() async throws {
         let hub = try Hub()

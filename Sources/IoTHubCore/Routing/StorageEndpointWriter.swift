@@ -61,7 +61,7 @@ public final class StorageEndpointWriter: Sendable {
         var bytes: Int64 = 0
         for message in messages {
             batch.append(message)
-            bytes += Int64(message.body.count + 64)
+            bytes += message.size
             if bytes >= settings.maxChunkSizeBytes { break }
         }
         var names: [String] = []

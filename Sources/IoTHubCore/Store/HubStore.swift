@@ -214,10 +214,13 @@ public struct OutboxMessage: Sendable {
     public var properties: [String: String]
     /// System properties by their `iothub-…`/AMQP names.
     public var system: [String: String]
+    /// What it counts toward a batch's chunk size, as the outbox summary counts it (``EventRecord/size``).
+    public var size: Int64
 
     /// A message as the outbox holds it.
     public init(id: Int64, partition: Int, enqueuedMilliseconds: Int64, body: [UInt8], properties: [String: String],
-                system: [String: String]) {
+                system: [String: String], size: Int64) {
+        self.size = size
         self.id = id
         self.partition = partition
         self.enqueuedMilliseconds = enqueuedMilliseconds

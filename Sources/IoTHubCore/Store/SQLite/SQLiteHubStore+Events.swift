@@ -271,11 +271,12 @@ extension SQLiteHubStore {
     public func outbox(endpoint: String, limit: Int) async throws -> [OutboxMessage] {
         try await executor.read { db in
             try db.query("""
-                SELECT id, partition, enqueued_ms, body, properties, system FROM route_outbox WHERE endpoint = ?
+                SELECT id, partition, enqueued_ms, body, properties, system, size FROM route_outbox WHERE endpoint = ?
                 ORDER BY id LIMIT ?
                 """, [.text(endpoint), .integer(Int64(limit))]).map { row in
                 OutboxMessage(id: row[0].integer ?? 0, partition: Int(row[1].integer ?? 0), enqueuedMilliseconds: row[2].integer ?? 0,
-                              body: row[3].bytes ?? [], properties: PropertyCoding.decode(row[4]), system: PropertyCoding.decode(row[5]))
+                              body: row[3].bytes ?? [], properties: PropertyCoding.decode(row[4]), system: PropertyCoding.decode(row[5]),
+                              size: row[6].integer ?? 0)
             }
         }
     }
