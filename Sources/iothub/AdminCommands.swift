@@ -34,6 +34,12 @@ func printJSON(_ bytes: [UInt8]) {
     }
 }
 
+/// Prints a JSON array an element a line (nothing for anything else), for the `list` verbs.
+func printJSONLines(_ bytes: [UInt8]) throws {
+    guard case .array(let items) = try JSONValue(parsing: bytes) else { return }
+    for item in items { print(item.serialized()) }
+}
+
 func parseJSON(_ text: String, option: String) throws -> JSONValue {
     do { return try JSONValue(parsing: text) } catch { throw ValidationError("\(option) is not valid JSON: \(error)") }
 }

@@ -18,9 +18,7 @@ struct ConsumerGroupCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await withHub(hub) { client in
-                guard case .array(let groups) = try JSONValue(parsing: try await client.send(.GET, "/eventhub/consumergroups" + query(eventHub)).body)
-                else { return }
-                for group in groups { print(group.serialized()) }
+                try printJSONLines(try await client.send(.GET, "/eventhub/consumergroups" + query(eventHub)).body)
             }
         }
     }

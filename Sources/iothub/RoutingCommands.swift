@@ -40,8 +40,7 @@ struct RouteCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await withHub(hub) { client in
-                guard case .array(let routes) = try JSONValue(parsing: try await client.send(.GET, "/routing/routes").body) else { return }
-                for route in routes { print(route.serialized()) }
+                try printJSONLines(try await client.send(.GET, "/routing/routes").body)
             }
         }
     }
@@ -199,8 +198,7 @@ struct EndpointCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await withHub(hub) { client in
-                guard case .array(let endpoints) = try JSONValue(parsing: try await client.send(.GET, "/routing/endpoints").body) else { return }
-                for endpoint in endpoints { print(endpoint.serialized()) }
+                try printJSONLines(try await client.send(.GET, "/routing/endpoints").body)
             }
         }
     }
@@ -248,8 +246,7 @@ struct EnrichmentCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await withHub(hub) { client in
-                guard case .array(let items) = try JSONValue(parsing: try await client.send(.GET, "/routing/enrichments").body) else { return }
-                for item in items { print(item.serialized()) }
+                try printJSONLines(try await client.send(.GET, "/routing/enrichments").body)
             }
         }
     }
